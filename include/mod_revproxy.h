@@ -1,0 +1,64 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * mod_revproxy.h -- what mod_revproxy offers other modules.
+ *
+ * mod_reproxy_filter fetches X-Reproxy-Url sources with mod_revproxy's
+ * upstream client (keep-alive pool, HTTPS, timeouts, the same response
+ * parser) through these optional functions over an opaque handle:
+ *
+ *   APR_OPTIONAL_FN_TYPE(revproxy_fetch_open) *open =
+ *       APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_open);
+ *
+ * A NULL pointer means mod_revproxy is not loaded.  Check
+ * revproxy_api_version() before use: a module built against a newer
+ * header refuses an older mod_revproxy.
+ */
+#ifndef MOD_REVPROXY_H
+#define MOD_REVPROXY_H
+
+#include "httpd.h"
+#include "apr_optional.h"
+#include "apr_buckets.h"
+
+#define REVPROXY_API_VERSION 1
+
+typedef struct revproxy_fetch revproxy_fetch;
+
+typedef struct revproxy_fetch_opts {
+    const char *method;             /* "GET" or "HEAD" */
+    apr_table_t *headers;           /* fields to send; Host comes from the
+                                       URL; hop-by-hop ones are dropped */
+    apr_interval_time_t timeout;    /* connect limit and each wait */
+} revproxy_fetch_opts;
+
+/* The version of this interface mod_revproxy implements. */
+APR_DECLARE_OPTIONAL_FN(int, revproxy_api_version, (void));
+
+/* Fetch url (http:// or https://) for r: connect (or reuse a pooled
+ * connection), send the request and read the response head.  On
+ * APR_SUCCESS, *f is open and *status / *headers (hop-by-hop removed,
+ * allocated from r->pool) describe the answer.  Otherwise *why says what
+ * failed (e.g. "connect to 10.0.0.1:80 failed", "timed out"). */
+APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_open,
+                        (request_rec *r, const char *url,
+                         const revproxy_fetch_opts *opts, revproxy_fetch **f,
+                         int *status, apr_table_t **headers,
+                         const char **why));
+
+/* Append the next piece of the body to bb (bucket memory of
+ * r->connection, no copy).  nonblock: APR_EAGAIN when nothing is ready.
+ * APR_EOF when the body is complete (bb may hold its last data); any
+ * other status is a failure (*why set by revproxy_fetch_open's why
+ * pointer is not touched; use revproxy_fetch_error). */
+APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_read,
+                        (revproxy_fetch *f, apr_bucket_brigade *bb,
+                         int nonblock));
+
+/* Close f: the connection returns to the pool when the body was read to
+ * its end, and is closed otherwise.  Returns the failure text of the
+ * fetch, or NULL when it ended cleanly. */
+APR_DECLARE_OPTIONAL_FN(const char *, revproxy_fetch_close,
+                        (revproxy_fetch *f));
+
+#endif /* MOD_REVPROXY_H */

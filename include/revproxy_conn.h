@@ -1,0 +1,90 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * revproxy_conn -- connections to backends and the per-child keep-alive
+ * pool.
+ *
+ * A connection owns an unmanaged APR pool (it outlives requests and moves
+ * between threads) holding its socket, and, for HTTPS, its TLS state.
+ * Sockets are non-blocking; every wait is an apr_poll() bounded by the
+ * caller's timeout, so one code path serves plain TCP and TLS.
+ *
+ * Idle connections are kept per endpoint (scheme, host, port, TLS
+ * settings) in a list guarded by one mutex per child; the event and
+ * worker MPMs share it between threads.  No httpd types here.
+ */
+#ifndef REVPROXY_CONN_H
+#define REVPROXY_CONN_H
+
+#include "apr_pools.h"
+#include "apr_network_io.h"
+#include "apr_poll.h"
+#include "apr_time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct revproxy_endpoint revproxy_endpoint;
+typedef struct revproxy_conn revproxy_conn;
+typedef struct revproxy_tls_conf revproxy_tls_conf;   /* revproxy_tls.h */
+
+struct revproxy_conn {
+    apr_pool_t *pool;           /* the connection's own pool */
+    apr_socket_t *sock;
+    apr_pollfd_t pfd;
+    void *tls;                  /* SSL *, or NULL for plain TCP */
+    revproxy_endpoint *ep;
+    apr_time_t idle_since;
+    unsigned requests;          /* requests sent on it so far */
+    revproxy_conn *next;        /* in the endpoint's idle list */
+};
+
+/* Where a connection goes. */
+typedef struct revproxy_addr {
+    int https;
+    const char *host;           /* name or IP; brackets allowed for v6 */
+    apr_port_t port;
+    revproxy_tls_conf *tls;     /* HTTPS: the TLS settings to use */
+    int tls_verify;             /* HTTPS: verify the certificate */
+} revproxy_addr;
+
+/* Create the per-child pool state; call from child_init. */
+apr_status_t revproxy_conn_child_init(apr_pool_t *pchild);
+
+/* Get a connection: an idle pooled one when reuse is allowed and one is
+ * alive (*reused = 1), else a new one connected within connect_timeout
+ * (TCP + TLS handshake).  Errors: APR_TIMEUP for a timeout, anything
+ * else for refused/unreachable/handshake failures, with *why set to a
+ * description allocated from p. */
+apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
+                                   apr_interval_time_t connect_timeout,
+                                   apr_pool_t *p, revproxy_conn **out,
+                                   int *reused, const char **why);
+
+/* Give a connection back: pooled when keep is set and the endpoint has
+ * room for it (max_idle), closed otherwise. */
+void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle);
+
+/* Read up to *len bytes.  timeout 0: do not wait (APR_EAGAIN when nothing
+ * is ready); otherwise wait at most timeout (APR_TIMEUP).  APR_EOF when
+ * the peer closed. */
+apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
+                                apr_interval_time_t timeout);
+
+/* Write all of vec, waiting at most timeout for each bit of progress. */
+apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
+                                  int nvec, apr_interval_time_t timeout);
+
+/* Wait until the socket is readable/writable (APR_POLLIN / APR_POLLOUT). */
+apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
+                                apr_interval_time_t timeout);
+
+/* Counters for the status page: connections open and idle in this child. */
+void revproxy_conn_counts(int *open, int *idle);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REVPROXY_CONN_H */

@@ -1,0 +1,73 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * mod_revproxy's configuration records, shared by mod_revproxy.c and the
+ * revproxy_*.c files that need httpd types (status page, backends).
+ * Not for other modules: their contract is mod_revproxy.h.
+ */
+#ifndef REVPROXY_PRIVATE_H
+#define REVPROXY_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "revproxy_rule.h"
+#include "revproxy_conn.h"
+
+/* Log tags: RVPLOGNO(0001) -> "RVP0001: ".  The next free number is kept
+ * in build/tag_counter. */
+#define RVPLOGNO(n) "RVP" #n ": "
+
+#define REVPROXY_UNSET   (-1)
+
+/* upgrade= values */
+#define REVPROXY_UPGRADE_NONE      0
+#define REVPROXY_UPGRADE_WEBSOCKET 1
+#define REVPROXY_UPGRADE_ANY       2
+
+typedef struct revproxy_rule {
+    int id;                     /* index for counters */
+    const char *directive;      /* "RevProxyPass" / "RevProxyPassFullURL" */
+    const char *pattern;
+    const char *where;          /* "file:line", for log lines */
+    revproxy_regex *re;
+    revproxy_dest *dest;        /* NULL: '!' exclusion */
+    int fullurl;
+    int nocanon;
+    int keephost;
+    int nopipeline;
+    int upgrade;                /* REVPROXY_UPGRADE_* */
+    int tlsverify;              /* REVPROXY_UNSET, 0, 1 */
+    apr_uint64_t methods;       /* bit per method number; 0: all */
+    apr_interval_time_t connect_timeout, timeout, send_timeout; /* -1 */
+} revproxy_rule;
+
+typedef struct revproxy_server_conf {
+    apr_array_header_t *rules;  /* revproxy_rule *, own then inherited */
+    apr_interval_time_t connect_timeout;    /* -1: unset */
+    apr_interval_time_t timeout;            /* -1: the server's Timeout */
+    int add_forwarded;                      /* REVPROXY_UNSET, 0, 1 */
+    int tls_verify;                         /* REVPROXY_UNSET, 0, 1 */
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    struct revproxy_tls_conf *tls;          /* made in post_config */
+} revproxy_server_conf;
+
+typedef struct revproxy_rewrite {
+    const char *header;
+    revproxy_regex *re;
+    revproxy_subst *repl;
+} revproxy_rewrite;
+
+typedef struct revproxy_dir_conf {
+    apr_array_header_t *rewrites;           /* revproxy_rewrite */
+} revproxy_dir_conf;
+
+/* mod_revproxy's module record, for the revproxy_*.c files. */
+extern module AP_MODULE_DECLARE_DATA revproxy_module;
+
+/* revproxy_fetch.c: registers the optional functions of mod_revproxy.h. */
+void revproxy_fetch_register(void);
+
+#endif /* REVPROXY_PRIVATE_H */

@@ -1,0 +1,115 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * revproxy_upstream -- one HTTP/1.1 exchange with a backend on behalf of a
+ * request: send the request (head, then the client's body streamed), read
+ * the response head with revproxy_http1, then stream the body into a
+ * brigade chain.  Used by mod_revproxy's handler and, through the
+ * optional functions of mod_revproxy.h, by mod_reproxy_filter.
+ */
+#ifndef REVPROXY_UPSTREAM_H
+#define REVPROXY_UPSTREAM_H
+
+#include "httpd.h"
+#include "util_filter.h"
+
+#include "revproxy_conn.h"
+#include "revproxy_http1.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Failure kinds, for logs and the status page. */
+#define REVPROXY_FAIL_NONE     0
+#define REVPROXY_FAIL_REFUSED  1   /* connect refused/unreachable/TLS */
+#define REVPROXY_FAIL_TIMEOUT  2   /* connect or response wait too long */
+#define REVPROXY_FAIL_BAD      3   /* invalid response, reset, closed */
+#define REVPROXY_FAIL_ABORTED  4   /* failed after the head went out */
+#define REVPROXY_FAIL_CLIENT   5   /* the client went away / bad body */
+
+typedef struct revproxy_exchange {
+    request_rec *r;
+    apr_pool_t *p;
+
+    /* what to send (filled by the caller) */
+    revproxy_addr addr;
+    const char *method;
+    const char *path;           /* request target: "/path?query" */
+    apr_table_t *headers;       /* the client's headers: hop-by-hop ones,
+                                   Host, framing and Expect are skipped */
+    const char *const *skip;    /* more names to skip (NULL-terminated) */
+    apr_table_t *extra;         /* sent as they are: Host, X-Forwarded-* */
+    int send_body;              /* forward the client's request body */
+    int head_request;           /* the response to HEAD has no body */
+    int reuse;                  /* keep-alive pool allowed */
+    int max_idle;
+    apr_interval_time_t connect_timeout, timeout, send_timeout;
+    int upgrade;                /* keep Connection/Upgrade for a tunnel */
+
+    /* state */
+    revproxy_conn *conn;
+    int reused;
+    int reusable;               /* the backend allows another request */
+    int body_sent;              /* some body bytes went out */
+    int send_failed;            /* writing to the backend failed */
+    apr_bucket_brigade *held;   /* request body read ahead (replayable) */
+    apr_off_t held_len;
+    int body_eos;               /* the whole request body was read */
+    int body_chunked;           /* the rest of the body goes chunked */
+    char *rbase;                /* read buffer (bucket memory) */
+    char *rbuf;                 /* bytes read, not yet used, in rbase */
+    apr_size_t rlen;
+    char *line;                 /* the parser's line buffer */
+    revproxy_h1_head h;
+    revproxy_h1_body b;
+    int body_done;
+
+    /* the response */
+    int status;
+    const char *reason;
+    apr_table_t *resp_headers;  /* as received, hop-by-hop removed */
+    int body_mode;
+
+    /* results */
+    int fail;                   /* REVPROXY_FAIL_* */
+    const char *why;            /* for the log line */
+    apr_status_t rv;
+    apr_off_t bytes_in, bytes_out;
+} revproxy_exchange;
+
+/* Prepare x for r with defaults from the server's limits. */
+void revproxy_x_init(revproxy_exchange *x, request_rec *r);
+
+/* Connect (or reuse), send the request and read the final response head
+ * (interim 1xx responses are consumed).  Retries once on a fresh
+ * connection when a reused one turns out dead before any response byte
+ * and that is safe.  Returns OK, or the status for the client (400,
+ * 502, 504) with x->fail / x->why set. */
+int revproxy_x_start(revproxy_exchange *x);
+
+/* Read the next piece of body into bb (appended, no copy of the data):
+ * blocks at most x->timeout.  With nonblock set, returns APR_EAGAIN when
+ * the backend has nothing ready.  APR_EOF once the body is complete. */
+apr_status_t revproxy_x_read(revproxy_exchange *x, apr_bucket_brigade *bb,
+                             int nonblock);
+
+/* Stream the whole body to r->output_filters as mod_proxy_http does:
+ * pass what arrived, FLUSH when the backend pauses.  Ends the response
+ * with EOS, or with an error bucket when the backend fails (the client
+ * connection is then aborted, never a silently short body).  Returns
+ * OK or DONE-like statuses for the handler. */
+int revproxy_x_stream(revproxy_exchange *x);
+
+/* Give the connection back (pooled when the exchange ended cleanly). */
+void revproxy_x_finish(revproxy_exchange *x);
+
+/* Remove hop-by-hop fields from t, including those named in its
+ * Connection header; keep_upgrade leaves Connection/Upgrade in place. */
+void revproxy_strip_hop_by_hop(apr_table_t *t, int keep_upgrade);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REVPROXY_UPSTREAM_H */

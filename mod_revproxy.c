@@ -1,0 +1,739 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * mod_revproxy -- regex reverse-proxy rules per virtual host.
+ *
+ *   RevProxyPass        "^/app/(.*)$" "http://127.0.0.1:8080/$1" [options]
+ *   RevProxyPassFullURL "^http://(.*)\.example\.org:80/(.*)$" "http://$1.int/$2"
+ *
+ * The translate_name hook matches the request against the rules (compiled
+ * at configuration time) and records the destination in request_config;
+ * the content handler then runs one exchange with the backend
+ * (revproxy_upstream.c) and streams the answer back.
+ *
+ * This file is httpd glue only: configuration, hooks and the handler.
+ */
+
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "revproxy_private.h"
+#include "revproxy_upstream.h"
+#include "revproxy_tls.h"
+
+module AP_MODULE_DECLARE_DATA revproxy_module;
+
+#define HANDLER_NAME    "revproxy"
+#define FILENAME_PREFIX "revproxy:"
+
+/* What translate_name found, for the handler. */
+typedef struct revproxy_req {
+    const revproxy_rule *rule;
+    revproxy_target target;
+} revproxy_req;
+
+static const char *const forwarded_fields[] = {
+    "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", NULL
+};
+
+/* ---------------------------------------------------------------------- */
+/* Request time                                                            */
+
+static const char *scheme_name(int scheme)
+{
+    return scheme == REVPROXY_SCHEME_HTTPS ? "https"
+         : scheme == REVPROXY_SCHEME_BACKEND ? "backend" : "http";
+}
+
+/* The path as the client sent it (nocanon), without the query. */
+static const char *raw_path(request_rec *r)
+{
+    return r->parsed_uri.path ? r->parsed_uri.path : r->uri;
+}
+
+/* SCHEME://HOST:PORT/PATH[?QUERY] for RevProxyPassFullURL. */
+static const char *full_url(request_rec *r, const char *path)
+{
+    apr_port_t port = r->connection->local_addr->port;
+    char *host = apr_pstrdup(r->pool, r->hostname ? r->hostname : "");
+
+    ap_str_tolower(host);
+    return apr_psprintf(r->pool, "%s://%s:%u%s%s%s", ap_http_scheme(r),
+                        host, (unsigned)port, path, r->args ? "?" : "",
+                        r->args ? r->args : "");
+}
+
+static int method_allowed(const revproxy_rule *rule, request_rec *r)
+{
+    if (rule->methods == 0) {
+        return 1;
+    }
+    if (r->method_number < 0 || r->method_number >= 64) {
+        return 0;
+    }
+    return (rule->methods & ((apr_uint64_t)1 << r->method_number)) != 0;
+}
+
+static int revproxy_translate(request_rec *r)
+{
+    revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &revproxy_module);
+    const char *decoded_full = NULL, *raw_full = NULL;
+    int i;
+
+    if (sc->rules == NULL || sc->rules->nelts == 0 || r->proxyreq
+        || r->method_number == M_CONNECT || r->uri == NULL
+        || r->uri[0] != '/') {
+        return DECLINED;
+    }
+    for (i = 0; i < sc->rules->nelts; i++) {
+        const revproxy_rule *rule = APR_ARRAY_IDX(sc->rules, i,
+                                                  revproxy_rule *);
+        const char *subject;
+        const PCRE2_SIZE *ov = NULL;
+        revproxy_req *rq;
+        const char *why;
+        int rc;
+
+        if (!method_allowed(rule, r)) {
+            continue;
+        }
+        subject = rule->nocanon ? raw_path(r) : r->uri;
+        if (rule->fullurl) {
+            if (rule->nocanon) {
+                subject = raw_full ? raw_full
+                                   : (raw_full = full_url(r, subject));
+            }
+            else {
+                subject = decoded_full ? decoded_full
+                                       : (decoded_full = full_url(r, subject));
+            }
+        }
+        rc = revproxy_regex_match(rule->re, subject, strlen(subject),
+                                  r->pool, &ov);
+        if (rc == 0) {
+            continue;
+        }
+        if (rc < 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RVPLOGNO(0001)
+                          "%s \"%s\" (%s): matching failed (match limit?), "
+                          "rule skipped", rule->directive, rule->pattern,
+                          rule->where);
+            continue;
+        }
+        if (rule->dest == NULL) {
+            return DECLINED;    /* "!": httpd serves it as usual */
+        }
+        rq = apr_pcalloc(r->pool, sizeof(*rq));
+        rq->rule = rule;
+        if (revproxy_dest_expand(r->pool, rule->dest, subject, ov,
+                                 rule->re->ngroups, rule->nocanon,
+                                 rule->fullurl ? NULL : r->args,
+                                 &rq->target, &why) != REVPROXY_EXPAND_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RVPLOGNO(0002)
+                          "%s \"%s\" (%s): destination %s: %s from the "
+                          "request's captures; answered 400, no backend "
+                          "contacted", rule->directive, rule->pattern,
+                          rule->where, revproxy_dest_text(rule->dest), why);
+            return HTTP_BAD_REQUEST;
+        }
+        ap_set_module_config(r->request_config, &revproxy_module, rq);
+        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX,
+                                  scheme_name(rq->target.scheme), "://",
+                                  rq->target.hostport, rq->target.path, NULL);
+        r->handler = HANDLER_NAME;
+        return OK;
+    }
+    return DECLINED;
+}
+
+/* Proxied requests have no file: skip the directory and file walks. */
+static int revproxy_map_to_storage(request_rec *r)
+{
+    if (ap_get_module_config(r->request_config, &revproxy_module) != NULL) {
+        return OK;
+    }
+    return DECLINED;
+}
+
+static apr_interval_time_t pick(apr_interval_time_t rule_value,
+                                apr_interval_time_t server_value,
+                                apr_interval_time_t dflt)
+{
+    return rule_value >= 0 ? rule_value
+         : server_value >= 0 ? server_value : dflt;
+}
+
+/* The fields we add: Host and, unless turned off, X-Forwarded-*.  The
+ * client's X-Forwarded-For is kept and extended, unless its Connection
+ * header named it (then it was hop-by-hop and is gone). */
+static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
+                                 int forwarded)
+{
+    apr_table_t *t = apr_table_make(r->pool, 4);
+    const char *host = apr_table_get(r->headers_in, "Host");
+    const char *conn = apr_table_get(r->headers_in, "Connection");
+
+    apr_table_setn(t, "Host", (rq->rule->keephost && host)
+                              ? host : rq->target.hostport);
+    if (forwarded) {
+        const char *xff = apr_table_get(r->headers_in, "X-Forwarded-For");
+        if (xff && conn && ap_find_token(r->pool, conn, "X-Forwarded-For")) {
+            xff = NULL;
+        }
+        if (xff) {
+            xff = apr_pstrcat(r->pool, xff, ", ", r->useragent_ip, NULL);
+        }
+        apr_table_setn(t, "X-Forwarded-For", xff ? xff : r->useragent_ip);
+        if (host) {
+            apr_table_setn(t, "X-Forwarded-Host", host);
+        }
+        apr_table_setn(t, "X-Forwarded-Proto", ap_http_scheme(r));
+    }
+    return t;
+}
+
+static void apply_rewrites(request_rec *r, apr_table_t *headers)
+{
+    revproxy_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                                 &revproxy_module);
+    int i;
+
+    if (dc->rewrites == NULL) {
+        return;
+    }
+    for (i = 0; i < dc->rewrites->nelts; i++) {
+        const revproxy_rewrite *rw = &APR_ARRAY_IDX(dc->rewrites, i,
+                                                    revproxy_rewrite);
+        const apr_array_header_t *arr = apr_table_elts(headers);
+        apr_table_entry_t *e = (apr_table_entry_t *)arr->elts;
+        int j;
+
+        for (j = 0; j < arr->nelts; j++) {
+            const PCRE2_SIZE *ov;
+            if (strcasecmp(e[j].key, rw->header) != 0
+                || revproxy_regex_match(rw->re, e[j].val, strlen(e[j].val),
+                                        r->pool, &ov) != 1) {
+                continue;
+            }
+            e[j].val = (char *)revproxy_subst_expand(r->pool, rw->repl,
+                                                     e[j].val, ov,
+                                                     rw->re->ngroups);
+        }
+    }
+}
+
+/* The backend's head becomes ours. */
+static void set_response_head(request_rec *r, revproxy_exchange *x)
+{
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    int i;
+
+    apply_rewrites(r, x->resp_headers);
+    r->status = x->status;
+    r->status_line = (x->reason && *x->reason)
+                     ? apr_psprintf(r->pool, "%d %s", x->status, x->reason)
+                     : NULL;
+    /* The backend's Date and Server are passed on, as mod_proxy does. */
+    r->proxyreq = PROXYREQ_REVERSE;
+    r->content_type = NULL;
+    arr = apr_table_elts(x->resp_headers);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        if (strcasecmp(e[i].key, "Content-Type") == 0) {
+            ap_set_content_type(r, e[i].val);
+        }
+        else {
+            apr_table_addn(r->headers_out, e[i].key, e[i].val);
+        }
+    }
+}
+
+static void log_failure(request_rec *r, const revproxy_rule *rule,
+                        const revproxy_exchange *x, int status)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, RVPLOGNO(0003)
+                  "backend %s://%s:%u (%s \"%s\" at %s): %s%s",
+                  x->addr.https ? "https" : "http", x->addr.host,
+                  (unsigned)x->addr.port, rule->directive, rule->pattern,
+                  rule->where, x->why ? x->why : "failed",
+                  status == HTTP_GATEWAY_TIME_OUT ? "; answered 504"
+                  : status == HTTP_BAD_GATEWAY ? "; answered 502"
+                  : status == DONE ? "; client connection aborted" : "");
+}
+
+static int revproxy_handler(request_rec *r)
+{
+    revproxy_req *rq = ap_get_module_config(r->request_config,
+                                            &revproxy_module);
+    revproxy_server_conf *sc;
+    const revproxy_rule *rule;
+    revproxy_exchange x;
+    int status, forwarded;
+
+    if (rq == NULL) {
+        return DECLINED;
+    }
+    rule = rq->rule;
+    sc = ap_get_module_config(r->server->module_config, &revproxy_module);
+
+    /* Step One: where to, and how long to wait. */
+    revproxy_x_init(&x, r);
+    x.addr.https = (rq->target.scheme == REVPROXY_SCHEME_HTTPS);
+    x.addr.host = rq->target.host;
+    x.addr.port = rq->target.port;
+    x.addr.tls = sc->tls;
+    x.addr.tls_verify = rule->tlsverify != REVPROXY_UNSET ? rule->tlsverify
+                        : sc->tls_verify != REVPROXY_UNSET ? sc->tls_verify
+                        : 1;
+    x.connect_timeout = pick(rule->connect_timeout, sc->connect_timeout,
+                             apr_time_from_sec(5));
+    x.timeout = pick(rule->timeout, sc->timeout, r->server->timeout);
+    x.send_timeout = pick(rule->send_timeout, sc->timeout,
+                          r->server->timeout);
+    x.reuse = !rule->nopipeline;
+
+    /* Step Two: the request head and body. */
+    forwarded = sc->add_forwarded != 0;
+    x.path = rq->target.path;
+    x.headers = r->headers_in;
+    x.skip = forwarded ? forwarded_fields : NULL;
+    x.extra = added_fields(r, rq, forwarded);
+    x.send_body = apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
+                  || apr_table_get(r->headers_in, "Content-Length") != NULL;
+
+    /* Step Three: exchange with the backend up to the response head. */
+    status = revproxy_x_start(&x);
+    if (status != OK) {
+        if (x.fail != REVPROXY_FAIL_CLIENT) {
+            log_failure(r, rule, &x, status);
+        }
+        revproxy_x_finish(&x);
+        return status;
+    }
+
+    /* Step Four: the response head goes to the client. */
+    set_response_head(r, &x);
+
+    /* Step Five: the body, streamed. */
+    if (x.body_mode == REVPROXY_H1_BODY_NONE) {
+        ap_finalize_request_protocol(r);
+    }
+    else {
+        revproxy_x_stream(&x);
+        if (x.fail == REVPROXY_FAIL_ABORTED) {
+            log_failure(r, rule, &x, DONE);
+        }
+    }
+
+    /* Step Six: the connection goes back to the pool, or is closed. */
+    revproxy_x_finish(&x);
+    return OK;
+}
+
+static void revproxy_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv = revproxy_conn_child_init(p);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, RVPLOGNO(0004)
+                     "cannot create the backend connection pool");
+    }
+}
+
+static int revproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    for (; s; s = s->next) {
+        revproxy_server_conf *sc = ap_get_module_config(s->module_config,
+                                                        &revproxy_module);
+        const char *err = revproxy_tls_conf_make(pconf, sc->tls_ca_file,
+                                                 sc->tls_cert_file,
+                                                 sc->tls_key_file, &sc->tls);
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0005)
+                         "RevProxyTLS*: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Configuration                                                           */
+
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    revproxy_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    (void)s;
+    sc->rules = apr_array_make(p, 4, sizeof(revproxy_rule *));
+    sc->connect_timeout = REVPROXY_UNSET;
+    sc->timeout = REVPROXY_UNSET;
+    sc->add_forwarded = REVPROXY_UNSET;
+    sc->tls_verify = REVPROXY_UNSET;
+    return sc;
+}
+
+static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    revproxy_server_conf *base = basev, *add = addv;
+    revproxy_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    /* A virtual host tries its own rules, then the main server's. */
+    sc->rules = apr_array_append(p, add->rules, base->rules);
+    sc->connect_timeout = add->connect_timeout != REVPROXY_UNSET
+                          ? add->connect_timeout : base->connect_timeout;
+    sc->timeout = add->timeout != REVPROXY_UNSET ? add->timeout
+                                                 : base->timeout;
+    sc->add_forwarded = add->add_forwarded != REVPROXY_UNSET
+                        ? add->add_forwarded : base->add_forwarded;
+    sc->tls_verify = add->tls_verify != REVPROXY_UNSET ? add->tls_verify
+                                                       : base->tls_verify;
+    sc->tls_ca_file = add->tls_ca_file ? add->tls_ca_file : base->tls_ca_file;
+    if (add->tls_cert_file) {
+        sc->tls_cert_file = add->tls_cert_file;
+        sc->tls_key_file = add->tls_key_file;
+    }
+    else {
+        sc->tls_cert_file = base->tls_cert_file;
+        sc->tls_key_file = base->tls_key_file;
+    }
+    return sc;
+}
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    (void)dir;
+    return apr_pcalloc(p, sizeof(revproxy_dir_conf));
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    revproxy_dir_conf *base = basev, *add = addv;
+    revproxy_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    if (base->rewrites && add->rewrites) {
+        dc->rewrites = apr_array_append(p, base->rewrites, add->rewrites);
+    }
+    else {
+        dc->rewrites = add->rewrites ? add->rewrites : base->rewrites;
+    }
+    return dc;
+}
+
+static const char *parse_duration(cmd_parms *cmd, const char *what,
+                                  const char *arg, apr_interval_time_t *out)
+{
+    if (ap_timeout_parameter_parse(arg, out, "s") != APR_SUCCESS
+        || *out < 0) {
+        return apr_psprintf(cmd->pool, "%s: invalid duration '%s' for %s "
+                            "(a number with an optional unit: 250ms, 2s, 1m)",
+                            cmd->cmd->name, arg, what);
+    }
+    return NULL;
+}
+
+static const char *parse_methods(cmd_parms *cmd, revproxy_rule *rule,
+                                 const char *list)
+{
+    char *copy = apr_pstrdup(cmd->temp_pool, list), *last, *m;
+
+    for (m = apr_strtok(copy, ",", &last); m; m = apr_strtok(NULL, ",",
+                                                             &last)) {
+        int num = ap_method_number_of(m);
+        if (num == M_INVALID) {
+            num = ap_method_register(cmd->pool, apr_pstrdup(cmd->pool, m));
+        }
+        if (num < 0 || num >= 64) {
+            return apr_psprintf(cmd->pool, "%s: method '%s' cannot be used "
+                                "in methods=", cmd->cmd->name, m);
+        }
+        rule->methods |= (apr_uint64_t)1 << num;
+    }
+    if (rule->methods == 0) {
+        return apr_psprintf(cmd->pool, "%s: methods= needs at least one "
+                            "method", cmd->cmd->name);
+    }
+    return NULL;
+}
+
+static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
+                                const char *opt)
+{
+    const char *eq = strchr(opt, '=');
+    const char *val = eq ? eq + 1 : NULL;
+    apr_size_t klen = eq ? (apr_size_t)(eq - opt) : strlen(opt);
+
+#define IS(name) (klen == sizeof(name) - 1 && strncasecmp(opt, name, klen) == 0)
+    if (!eq && IS("keephost")) {
+        rule->keephost = 1;
+    }
+    else if (!eq && IS("nopipeline")) {
+        rule->nopipeline = 1;
+    }
+    else if (!eq && IS("nocanon")) {
+        rule->nocanon = 1;
+    }
+    else if (eq && IS("methods")) {
+        return parse_methods(cmd, rule, val);
+    }
+    else if (eq && IS("connecttimeout")) {
+        return parse_duration(cmd, "connecttimeout", val,
+                              &rule->connect_timeout);
+    }
+    else if (eq && IS("timeout")) {
+        return parse_duration(cmd, "timeout", val, &rule->timeout);
+    }
+    else if (eq && IS("sendtimeout")) {
+        return parse_duration(cmd, "sendtimeout", val, &rule->send_timeout);
+    }
+    else if (eq && IS("upgrade")) {
+        if (strcasecmp(val, "websocket") == 0) {
+            rule->upgrade = REVPROXY_UPGRADE_WEBSOCKET;
+        }
+        else if (strcmp(val, "*") == 0) {
+            rule->upgrade = REVPROXY_UPGRADE_ANY;
+        }
+        else {
+            return apr_psprintf(cmd->pool, "%s: upgrade= takes 'websocket' "
+                                "or '*', not '%s'", cmd->cmd->name, val);
+        }
+    }
+    else if (eq && IS("tlsverify")) {
+        if (strcasecmp(val, "off") == 0) {
+            rule->tlsverify = 0;
+        }
+        else if (strcasecmp(val, "on") == 0) {
+            rule->tlsverify = 1;
+        }
+        else {
+            return apr_psprintf(cmd->pool, "%s: tlsverify= takes on or off, "
+                                "not '%s'", cmd->cmd->name, val);
+        }
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: unknown option '%s'",
+                            cmd->cmd->name, opt);
+    }
+#undef IS
+    return NULL;
+}
+
+static const char *add_rule(cmd_parms *cmd, void *dummy, int argc,
+                            char *const argv[])
+{
+    revproxy_server_conf *sc = ap_get_module_config(
+                                   cmd->server->module_config,
+                                   &revproxy_module);
+    revproxy_rule *rule;
+    const char *err;
+    int i, max_group = -1;
+
+    (void)dummy;
+    if (argc < 2) {
+        return apr_psprintf(cmd->pool, "%s needs a regular expression and a "
+                            "destination", cmd->cmd->name);
+    }
+    rule = apr_pcalloc(cmd->pool, sizeof(*rule));
+    rule->directive = cmd->cmd->name;
+    rule->fullurl = (cmd->info != NULL);
+    rule->pattern = argv[0];
+    rule->tlsverify = REVPROXY_UNSET;
+    rule->connect_timeout = rule->timeout = rule->send_timeout
+                          = REVPROXY_UNSET;
+    rule->where = cmd->directive
+                  ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                                 cmd->directive->line_num)
+                  : "?";
+    err = revproxy_regex_compile(cmd->pool, argv[0], &rule->re);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    if (strcmp(argv[1], "!") != 0) {
+        err = revproxy_dest_compile(cmd->pool, argv[1], &rule->dest,
+                                    &max_group);
+        if (err) {
+            return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+        }
+        if (max_group > rule->re->ngroups) {
+            return apr_psprintf(cmd->pool, "%s: destination '%s' uses $%d but "
+                                "'%s' has only %d capture group(s)",
+                                cmd->cmd->name, argv[1], max_group, argv[0],
+                                rule->re->ngroups);
+        }
+    }
+    for (i = 2; i < argc; i++) {
+        err = parse_option(cmd, rule, argv[i]);
+        if (err) {
+            return err;
+        }
+    }
+    rule->id = sc->rules->nelts;
+    *(revproxy_rule **)apr_array_push(sc->rules) = rule;
+    return NULL;
+}
+
+static revproxy_server_conf *server_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &revproxy_module);
+}
+
+static const char *set_connect_timeout(cmd_parms *cmd, void *d,
+                                       const char *arg)
+{
+    (void)d;
+    return parse_duration(cmd, "the connect timeout", arg,
+                          &server_conf(cmd)->connect_timeout);
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return parse_duration(cmd, "the timeout", arg, &server_conf(cmd)->timeout);
+}
+
+static const char *set_add_forwarded(cmd_parms *cmd, void *d, int flag)
+{
+    (void)d;
+    server_conf(cmd)->add_forwarded = flag;
+    return NULL;
+}
+
+static const char *set_tls_verify(cmd_parms *cmd, void *d, int flag)
+{
+    (void)d;
+    server_conf(cmd)->tls_verify = flag;
+    return NULL;
+}
+
+static const char *set_tls_ca(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+
+    (void)d;
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool)
+                 != APR_SUCCESS || fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "%s: cannot read file '%s'",
+                            cmd->cmd->name, arg);
+    }
+    server_conf(cmd)->tls_ca_file = path;
+    return NULL;
+}
+
+static const char *set_tls_client_cert(cmd_parms *cmd, void *d,
+                                       const char *cert, const char *key)
+{
+    revproxy_server_conf *sc = server_conf(cmd);
+    apr_finfo_t fi;
+
+    (void)d;
+    sc->tls_cert_file = ap_server_root_relative(cmd->pool, cert);
+    sc->tls_key_file = key ? ap_server_root_relative(cmd->pool, key)
+                           : sc->tls_cert_file;
+    if (!sc->tls_cert_file || !sc->tls_key_file
+        || apr_stat(&fi, sc->tls_cert_file, APR_FINFO_TYPE, cmd->temp_pool)
+           != APR_SUCCESS
+        || apr_stat(&fi, sc->tls_key_file, APR_FINFO_TYPE, cmd->temp_pool)
+           != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: cannot read '%s'%s%s",
+                            cmd->cmd->name, cert, key ? " or " : "",
+                            key ? key : "");
+    }
+    return NULL;
+}
+
+static const char *add_rewrite(cmd_parms *cmd, void *dv, const char *header,
+                               const char *regex, const char *repl)
+{
+    revproxy_dir_conf *dc = dv;
+    revproxy_rewrite *rw;
+    const char *err;
+    int max_group;
+
+    if (dc->rewrites == NULL) {
+        dc->rewrites = apr_array_make(cmd->pool, 2, sizeof(revproxy_rewrite));
+    }
+    rw = apr_array_push(dc->rewrites);
+    rw->header = header;
+    err = revproxy_regex_compile(cmd->pool, regex, &rw->re);
+    if (err == NULL) {
+        err = revproxy_subst_compile(cmd->pool, repl, &rw->repl, &max_group);
+        if (err == NULL && max_group > rw->re->ngroups) {
+            err = apr_psprintf(cmd->pool, "replacement uses $%d but the "
+                               "regex has only %d group(s)", max_group,
+                               rw->re->ngroups);
+        }
+    }
+    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err)
+               : NULL;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    /* Before mod_alias, mod_rewrite and mod_proxy take the URL. */
+    static const char *const succ[] = {
+        "mod_alias.c", "mod_rewrite.c", "mod_proxy.c", "mod_userdir.c",
+        "mod_vhost_alias.c", NULL
+    };
+
+    (void)p;
+    ap_hook_translate_name(revproxy_translate, NULL, succ, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(revproxy_map_to_storage, NULL, NULL,
+                           APR_HOOK_FIRST);
+    ap_hook_handler(revproxy_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_post_config(revproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(revproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    revproxy_fetch_register();
+}
+
+static const command_rec revproxy_cmds[] = {
+    AP_INIT_TAKE_ARGV("RevProxyPass", add_rule, NULL, RSRC_CONF,
+                      "REGEX DEST [option ...]: proxy requests whose path "
+                      "matches REGEX to DEST ($1.. substituted)"),
+    AP_INIT_TAKE_ARGV("RevProxyPassFullURL", add_rule, "full", RSRC_CONF,
+                      "REGEX DEST [option ...]: like RevProxyPass, matched "
+                      "against SCHEME://HOST:PORT/PATH[?QUERY]"),
+    AP_INIT_TAKE1("RevProxyConnectTimeout", set_connect_timeout, NULL,
+                  RSRC_CONF, "limit for connecting to a backend (5s)"),
+    AP_INIT_TAKE1("RevProxyTimeout", set_timeout, NULL, RSRC_CONF,
+                  "limit for each wait on a backend (the server's Timeout)"),
+    AP_INIT_FLAG("RevProxyAddForwarded", set_add_forwarded, NULL, RSRC_CONF,
+                 "On|Off: add X-Forwarded-For/-Host/-Proto (On)"),
+    AP_INIT_FLAG("RevProxyTLSVerify", set_tls_verify, NULL, RSRC_CONF,
+                 "On|Off: verify HTTPS backends' certificates (On)"),
+    AP_INIT_TAKE1("RevProxyTLSCACertificateFile", set_tls_ca, NULL,
+                  RSRC_CONF, "PEM file of CAs trusted for HTTPS backends"),
+    AP_INIT_TAKE12("RevProxyTLSClientCertificate", set_tls_client_cert, NULL,
+                   RSRC_CONF, "CERT [KEY]: client certificate for HTTPS "
+                   "backends"),
+    AP_INIT_TAKE3("RevProxyRewriteHeader", add_rewrite, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "HEADER REGEX REPLACEMENT: rewrite a backend response "
+                  "header"),
+    { NULL }
+};
+
+AP_DECLARE_MODULE(revproxy) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    create_server_conf,
+    merge_server_conf,
+    revproxy_cmds,
+    register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,426 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * Backend connections and the per-child keep-alive pool.
+ */
+
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_hash.h"
+#include "apr_thread_mutex.h"
+
+#include "revproxy_conn.h"
+#include "revproxy_tls.h"
+
+/* Beyond this many distinct backends (hosts can come from captures) new
+ * ones get no pool: their connections close after each request. */
+#define MAX_ENDPOINTS 1024
+
+/* An idle connection older than this is not reused: most servers close
+ * idle keep-alive connections after a few seconds, and a reuse that
+ * races their close costs a retry. */
+#define MAX_IDLE_AGE apr_time_from_sec(30)
+
+struct revproxy_endpoint {
+    const char *key;
+    revproxy_conn *idle;        /* most recently used first */
+    int nidle;
+};
+
+static struct {
+    apr_pool_t *pool;
+    apr_hash_t *endpoints;
+#if APR_HAS_THREADS
+    apr_thread_mutex_t *mutex;
+#endif
+    int open;                   /* connections alive in this child */
+    int idle;
+} pool_state;
+
+#if APR_HAS_THREADS
+#define LOCK()   (pool_state.mutex ? apr_thread_mutex_lock(pool_state.mutex) \
+                                   : APR_SUCCESS)
+#define UNLOCK() (pool_state.mutex ? apr_thread_mutex_unlock(pool_state.mutex)\
+                                   : APR_SUCCESS)
+#else
+#define LOCK()   APR_SUCCESS
+#define UNLOCK() APR_SUCCESS
+#endif
+
+static void conn_close(revproxy_conn *c)
+{
+    if (c->tls) {
+        revproxy_tls_close(c);
+    }
+    apr_socket_close(c->sock);
+    apr_pool_destroy(c->pool);
+}
+
+static apr_status_t close_all_idle(void *data)
+{
+    apr_hash_index_t *hi;
+
+    (void)data;
+    for (hi = apr_hash_first(NULL, pool_state.endpoints); hi;
+         hi = apr_hash_next(hi)) {
+        revproxy_endpoint *ep = apr_hash_this_val(hi);
+        while (ep->idle) {
+            revproxy_conn *c = ep->idle;
+            ep->idle = c->next;
+            conn_close(c);
+        }
+        ep->nidle = 0;
+    }
+    pool_state.endpoints = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t revproxy_conn_child_init(apr_pool_t *pchild)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    pool_state.pool = pchild;
+    pool_state.endpoints = apr_hash_make(pchild);
+#if APR_HAS_THREADS
+    rv = apr_thread_mutex_create(&pool_state.mutex,
+                                 APR_THREAD_MUTEX_DEFAULT, pchild);
+#endif
+    apr_pool_cleanup_register(pchild, NULL, close_all_idle,
+                              apr_pool_cleanup_null);
+    return rv;
+}
+
+void revproxy_conn_counts(int *open, int *idle)
+{
+    LOCK();
+    *open = pool_state.open;
+    *idle = pool_state.idle;
+    UNLOCK();
+}
+
+/* The endpoint of a, created on first use; NULL when the table is full
+ * (or before child_init, e.g. in a one-shot process).  Called locked. */
+static revproxy_endpoint *endpoint_get(const revproxy_addr *a, apr_pool_t *p)
+{
+    const char *key;
+    revproxy_endpoint *ep;
+
+    if (pool_state.endpoints == NULL) {
+        return NULL;
+    }
+    key = apr_psprintf(p, "%d|%s|%u|%pp|%d", a->https, a->host,
+                       (unsigned)a->port, (void *)a->tls,
+                       a->https ? a->tls_verify : 0);
+    ep = apr_hash_get(pool_state.endpoints, key, APR_HASH_KEY_STRING);
+    if (ep == NULL && apr_hash_count(pool_state.endpoints) < MAX_ENDPOINTS) {
+        ep = apr_pcalloc(pool_state.pool, sizeof(*ep));
+        ep->key = apr_pstrdup(pool_state.pool, key);
+        apr_hash_set(pool_state.endpoints, ep->key, APR_HASH_KEY_STRING, ep);
+    }
+    return ep;
+}
+
+/* An idle connection is dead when its socket is readable: the backend
+ * closed it or sent bytes nobody asked for.  TLS may legitimately have
+ * records pending (session tickets), which a read consumes. */
+static int idle_alive(revproxy_conn *c)
+{
+    char b[1];
+    apr_size_t n = sizeof(b);
+    apr_status_t rv;
+
+    if (apr_time_now() - c->idle_since > MAX_IDLE_AGE) {
+        return 0;
+    }
+    if (revproxy_conn_wait(c, APR_POLLIN, 0) != APR_SUCCESS) {
+        return 1;               /* nothing to read: alive */
+    }
+    if (!c->tls) {
+        return 0;
+    }
+    rv = revproxy_conn_read(c, b, &n, 0);
+    return APR_STATUS_IS_EAGAIN(rv);
+}
+
+static revproxy_conn *take_idle(revproxy_endpoint *ep)
+{
+    revproxy_conn *c, *dead = NULL;
+
+    LOCK();
+    while ((c = ep->idle) != NULL) {
+        ep->idle = c->next;
+        ep->nidle--;
+        pool_state.idle--;
+        UNLOCK();
+        if (idle_alive(c)) {
+            c->next = NULL;
+            return c;
+        }
+        c->next = dead;
+        dead = c;
+        LOCK();
+    }
+    UNLOCK();
+    while (dead) {
+        c = dead;
+        dead = c->next;
+        conn_close(c);
+        LOCK();
+        pool_state.open--;
+        UNLOCK();
+    }
+    return NULL;
+}
+
+static apr_status_t connect_new(const revproxy_addr *a,
+                                apr_interval_time_t timeout, apr_pool_t *p,
+                                revproxy_conn **out, const char **why)
+{
+    apr_pool_t *cp;
+    apr_sockaddr_t *sa;
+    apr_socket_t *s = NULL;
+    apr_status_t rv;
+    revproxy_conn *c;
+    const char *host = a->host;
+    apr_size_t hl = strlen(host);
+
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host = apr_pstrmemdup(p, host + 1, hl - 2);
+    }
+    rv = apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        *why = "out of memory";
+        return rv;
+    }
+    rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, a->port, 0, cp);
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "cannot resolve %s", a->host);
+        apr_pool_destroy(cp);
+        return rv;
+    }
+    /* Try each address in turn, as the resolver ordered them. */
+    for (; sa; sa = sa->next) {
+        rv = apr_socket_create(&s, sa->family, SOCK_STREAM, APR_PROTO_TCP,
+                               cp);
+        if (rv != APR_SUCCESS) {
+            continue;
+        }
+        apr_socket_opt_set(s, APR_TCP_NODELAY, 1);
+        apr_socket_timeout_set(s, timeout > 0 ? timeout : -1);
+        rv = apr_socket_connect(s, sa);
+        if (rv == APR_SUCCESS) {
+            break;
+        }
+        apr_socket_close(s);
+        s = NULL;
+    }
+    if (s == NULL) {
+        *why = apr_psprintf(p, "connect to %s:%u failed", a->host,
+                            (unsigned)a->port);
+        apr_pool_destroy(cp);
+        return rv == APR_SUCCESS ? APR_ECONNREFUSED : rv;
+    }
+    /* From here on every wait is our own apr_poll. */
+    apr_socket_timeout_set(s, 0);
+
+    c = apr_pcalloc(cp, sizeof(*c));
+    c->pool = cp;
+    c->sock = s;
+    c->pfd.p = cp;
+    c->pfd.desc_type = APR_POLL_SOCKET;
+    c->pfd.desc.s = s;
+    if (a->https) {
+        rv = revproxy_tls_handshake(c, a->tls, a->host, a->tls_verify,
+                                    timeout, p, why);
+        if (rv != APR_SUCCESS) {
+            conn_close(c);
+            return rv;
+        }
+    }
+    *out = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
+                                   apr_interval_time_t connect_timeout,
+                                   apr_pool_t *p, revproxy_conn **out,
+                                   int *reused, const char **why)
+{
+    revproxy_endpoint *ep;
+    revproxy_conn *c;
+    apr_status_t rv;
+
+    *reused = 0;
+    LOCK();
+    ep = endpoint_get(a, p);
+    UNLOCK();
+    if (reuse && ep && (c = take_idle(ep)) != NULL) {
+        *reused = 1;
+        *out = c;
+        return APR_SUCCESS;
+    }
+    rv = connect_new(a, connect_timeout, p, &c, why);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    c->ep = ep;
+    LOCK();
+    pool_state.open++;
+    UNLOCK();
+    *out = c;
+    return APR_SUCCESS;
+}
+
+void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle)
+{
+    revproxy_endpoint *ep = c->ep;
+
+    if (keep && ep) {
+        LOCK();
+        if (ep->nidle < max_idle && pool_state.endpoints) {
+            c->idle_since = apr_time_now();
+            c->next = ep->idle;
+            ep->idle = c;
+            ep->nidle++;
+            pool_state.idle++;
+            UNLOCK();
+            return;
+        }
+        UNLOCK();
+    }
+    conn_close(c);
+    LOCK();
+    pool_state.open--;
+    UNLOCK();
+}
+
+apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
+                                apr_interval_time_t timeout)
+{
+    apr_int32_t n = 0;
+    apr_status_t rv;
+
+    c->pfd.reqevents = events;
+    c->pfd.rtnevents = 0;
+    do {
+        rv = apr_poll(&c->pfd, 1, &n, timeout);
+    } while (APR_STATUS_IS_EINTR(rv));
+    if (rv == APR_SUCCESS && n == 0) {
+        rv = APR_TIMEUP;
+    }
+    return rv;
+}
+
+apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
+                                apr_interval_time_t timeout)
+{
+    apr_size_t want = *len;
+    apr_status_t rv;
+    apr_int16_t ev = APR_POLLIN;
+
+    for (;;) {
+        *len = want;
+        if (c->tls) {
+            rv = revproxy_tls_read(c, buf, len, &ev);
+        }
+        else {
+            rv = apr_socket_recv(c->sock, buf, len);
+        }
+        if (*len > 0) {
+            return APR_SUCCESS;
+        }
+        if (!APR_STATUS_IS_EAGAIN(rv)) {
+            return rv == APR_SUCCESS ? APR_EOF : rv;
+        }
+        if (timeout == 0) {
+            return rv;
+        }
+        rv = revproxy_conn_wait(c, ev, timeout);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+}
+
+/* TLS writes go record by record; small vectors are gathered first so a
+ * request head and a short body leave in one record. */
+static apr_status_t tls_writev(revproxy_conn *c, struct iovec *vec, int nvec,
+                               apr_interval_time_t timeout)
+{
+    char gather[16384];
+    apr_size_t total = 0;
+    int i;
+
+    for (i = 0; i < nvec; i++) {
+        total += vec[i].iov_len;
+    }
+    if (nvec > 1 && total <= sizeof(gather)) {
+        apr_size_t o = 0;
+        for (i = 0; i < nvec; i++) {
+            memcpy(gather + o, vec[i].iov_base, vec[i].iov_len);
+            o += vec[i].iov_len;
+        }
+        vec[0].iov_base = gather;
+        vec[0].iov_len = total;
+        nvec = 1;
+    }
+    for (i = 0; i < nvec; i++) {
+        const char *b = vec[i].iov_base;
+        apr_size_t left = vec[i].iov_len;
+        while (left > 0) {
+            apr_size_t n = left;
+            apr_int16_t ev = APR_POLLOUT;
+            apr_status_t rv = revproxy_tls_write(c, b, &n, &ev);
+            if (rv == APR_SUCCESS) {
+                b += n;
+                left -= n;
+                continue;
+            }
+            if (!APR_STATUS_IS_EAGAIN(rv)) {
+                return rv;
+            }
+            rv = revproxy_conn_wait(c, ev, timeout);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
+                                  int nvec, apr_interval_time_t timeout)
+{
+    if (c->tls) {
+        return tls_writev(c, vec, nvec, timeout);
+    }
+    while (nvec > 0) {
+        apr_size_t n = 0;
+        apr_status_t rv = apr_socket_sendv(c->sock, vec, nvec, &n);
+
+        /* Drop what went out, shorten the first partial vector. */
+        while (nvec > 0 && n >= vec[0].iov_len) {
+            n -= vec[0].iov_len;
+            vec++;
+            nvec--;
+        }
+        if (nvec > 0 && n > 0) {
+            vec[0].iov_base = (char *)vec[0].iov_base + n;
+            vec[0].iov_len -= n;
+        }
+        if (nvec == 0) {
+            return APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+            return rv;
+        }
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            rv = revproxy_conn_wait(c, APR_POLLOUT, timeout);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}

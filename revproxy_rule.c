@@ -1,0 +1,610 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * Regexes and destination templates for mod_revproxy.
+ *
+ * A destination such as "http://$1.example.org:$2/app/$3?x=$4" is cut at
+ * configuration time into segments that each know the URL part they land
+ * in (host, port, path, query).  Expansion then encodes every capture for
+ * its part: path and query captures are percent-encoded outside RFC 3986
+ * pchar, host and port captures are validated and never encoded, so that
+ * nothing a client sends can change the backend, split the request line
+ * or inject a header.
+ */
+
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include "revproxy_rule.h"
+
+/* Which part of the URL a segment belongs to. */
+#define PART_HOST  0
+#define PART_PORT  1
+#define PART_PATH  2
+#define PART_QUERY 3
+
+typedef struct {
+    int part;
+    int group;                  /* -1: literal */
+    const char *text;           /* literal text */
+    apr_size_t len;
+} seg_t;
+
+struct revproxy_dest {
+    const char *text;
+    int scheme;
+    apr_array_header_t *segs;   /* of seg_t */
+    int dynamic_authority;      /* a capture in host or port */
+    int has_query;              /* the template has a '?' */
+    /* precomputed when the authority is static */
+    const char *host;
+    apr_port_t port;
+    const char *hostport;
+};
+
+struct revproxy_subst {
+    apr_array_header_t *segs;   /* of seg_t, part unused */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Regexes                                                                 */
+
+static apr_status_t free_code(void *data)
+{
+    pcre2_code_free((pcre2_code *)data);
+    return APR_SUCCESS;
+}
+
+const char *revproxy_regex_compile(apr_pool_t *p, const char *pattern,
+                                   revproxy_regex **out)
+{
+    int err;
+    PCRE2_SIZE off;
+    uint32_t n;
+    pcre2_code *code;
+    revproxy_regex *re;
+
+    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
+                         &err, &off, NULL);
+    if (code == NULL) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof(msg));
+        return apr_psprintf(p, "bad regular expression '%s' at offset %lu: %s",
+                            pattern, (unsigned long)off, (char *)msg);
+    }
+    apr_pool_cleanup_register(p, code, free_code, apr_pool_cleanup_null);
+    /* JIT is an optimisation only: without it PCRE2 interprets. */
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &n);
+
+    re = apr_pcalloc(p, sizeof(*re));
+    re->code = code;
+    re->ngroups = (int)n;
+    *out = re;
+    return NULL;
+}
+
+/* PCRE2 memory comes from the request pool: no malloc per request, and
+ * nothing to free on any exit path. */
+static void *pool_malloc(PCRE2_SIZE size, void *data)
+{
+    return apr_palloc((apr_pool_t *)data, size);
+}
+
+static void pool_free(void *ptr, void *data)
+{
+    (void)ptr;
+    (void)data;
+}
+
+int revproxy_regex_match(const revproxy_regex *re, const char *subject,
+                         apr_size_t len, apr_pool_t *p,
+                         const PCRE2_SIZE **ovector)
+{
+    pcre2_general_context *gc;
+    pcre2_match_data *md;
+    int rc;
+
+    gc = pcre2_general_context_create(pool_malloc, pool_free, p);
+    if (gc == NULL) {
+        return -1;
+    }
+    md = pcre2_match_data_create_from_pattern(re->code, gc);
+    if (md == NULL) {
+        return -1;
+    }
+    rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, NULL);
+    if (rc == PCRE2_ERROR_NOMATCH) {
+        return 0;
+    }
+    if (rc < 0) {
+        return -1;
+    }
+    *ovector = pcre2_get_ovector_pointer(md);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Encoding                                                                */
+
+/* RFC 3986 pchar without pct-encoded, plus '/': what a capture may keep
+ * unencoded in a path or query. */
+static int is_pchar_or_slash(unsigned char c)
+{
+    if (apr_isalnum(c)) {
+        return 1;
+    }
+    return c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL;
+}
+
+/* Bytes that no request target may ever hold. */
+static int is_forbidden(unsigned char c)
+{
+    return c <= 0x20 || c >= 0x7f || c == '#';
+}
+
+apr_size_t revproxy_url_encode(char *out, const char *src, apr_size_t len,
+                               int set)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    apr_size_t i, o = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        int keep = (set == 'r') ? !is_forbidden(c) : is_pchar_or_slash(c);
+        if (keep) {
+            out[o++] = (char)c;
+        }
+        else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    return o;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Templates                                                               */
+
+static void add_seg(apr_array_header_t *segs, int part, int group,
+                    const char *text, apr_size_t len)
+{
+    seg_t *s;
+
+    /* Merge adjacent literals of one part. */
+    if (group < 0 && segs->nelts > 0) {
+        s = &APR_ARRAY_IDX(segs, segs->nelts - 1, seg_t);
+        if (s->group < 0 && s->part == part && s->text + s->len == text) {
+            s->len += len;
+            return;
+        }
+    }
+    s = apr_array_push(segs);
+    s->part = part;
+    s->group = group;
+    s->text = text;
+    s->len = len;
+}
+
+/* Read a capture reference at *pp ("$N", "\N") or a "$$" escape.
+ * Returns the group number, -2 for a literal '$', -1 for no reference. */
+static int capture_ref(const char **pp)
+{
+    const char *s = *pp;
+
+    if ((s[0] == '$' || s[0] == '\\') && apr_isdigit(s[1])) {
+        *pp = s + 2;
+        return s[1] - '0';
+    }
+    if (s[0] == '$' && s[1] == '$') {
+        *pp = s + 2;
+        return -2;
+    }
+    return -1;
+}
+
+static int valid_port(const char *s, apr_size_t len, apr_port_t *port)
+{
+    apr_size_t i;
+    long v = 0;
+
+    if (len == 0 || len > 5) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isdigit(s[i])) {
+            return 0;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < 1 || v > 65535) {
+        return 0;
+    }
+    *port = (apr_port_t)v;
+    return 1;
+}
+
+/* A host name (letters, digits, '-', '.'), or a bracketed IPv6 literal. */
+static int valid_host(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len == 0) {
+        return 0;
+    }
+    if (s[0] == '[') {
+        if (len < 4 || s[len - 1] != ']') {
+            return 0;
+        }
+        for (i = 1; i < len - 1; i++) {
+            if (!apr_isxdigit(s[i]) && s[i] != ':' && s[i] != '.') {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (s[0] == '.' || s[0] == '-') {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isalnum(s[i]) && s[i] != '-' && s[i] != '.') {
+            return 0;
+        }
+        if (s[i] == '.' && i + 1 < len && s[i + 1] == '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *make_hostport(apr_pool_t *p, int scheme, const char *host,
+                                 apr_port_t port)
+{
+    apr_port_t dflt = (scheme == REVPROXY_SCHEME_HTTPS) ? 443 : 80;
+
+    if (port == dflt) {
+        return host;
+    }
+    return apr_psprintf(p, "%s:%u", host, (unsigned)port);
+}
+
+const char *revproxy_dest_compile(apr_pool_t *p, const char *text,
+                                  revproxy_dest **out, int *max_group)
+{
+    revproxy_dest *d = apr_pcalloc(p, sizeof(*d));
+    const char *s;
+    int part = PART_HOST, in_bracket = 0, has_host = 0, has_path = 0, i;
+
+    *max_group = -1;
+    d->text = text;
+    if (strncasecmp(text, "http://", 7) == 0) {
+        d->scheme = REVPROXY_SCHEME_HTTP;
+        s = text + 7;
+    }
+    else if (strncasecmp(text, "https://", 8) == 0) {
+        d->scheme = REVPROXY_SCHEME_HTTPS;
+        s = text + 8;
+    }
+    else if (strncasecmp(text, "backend://", 10) == 0) {
+        d->scheme = REVPROXY_SCHEME_BACKEND;
+        s = text + 10;
+    }
+    else {
+        return apr_psprintf(p, "destination '%s' must start with http://, "
+                            "https:// or backend://", text);
+    }
+
+    d->segs = apr_array_make(p, 8, sizeof(seg_t));
+    while (*s) {
+        const char *at = s;
+        unsigned char c = (unsigned char)*s;
+        int group = capture_ref(&s);
+
+        if (group >= 0) {
+            if (part == PART_HOST || part == PART_PORT) {
+                if (d->scheme == REVPROXY_SCHEME_BACKEND) {
+                    return apr_psprintf(p, "destination '%s': a backend name "
+                                        "cannot hold a capture", text);
+                }
+                d->dynamic_authority = 1;
+                has_host = has_host || part == PART_HOST;
+            }
+            if (group > *max_group) {
+                *max_group = group;
+            }
+            add_seg(d->segs, part, group, NULL, 0);
+            continue;
+        }
+        if (group == -2) {
+            add_seg(d->segs, part, -1, at, 1);   /* the first '$' of "$$" */
+            continue;
+        }
+        if (c <= 0x20 || c >= 0x7f || c == '#') {
+            return apr_psprintf(p, "destination '%s' holds a character not "
+                                "allowed in a URL (0x%02x)", text, c);
+        }
+        s++;
+        if (part == PART_HOST || part == PART_PORT) {
+            if (c == '@') {
+                return apr_psprintf(p, "destination '%s': user information "
+                                    "('@') is not allowed", text);
+            }
+            if (c == '[' && part == PART_HOST) {
+                in_bracket = 1;
+            }
+            else if (c == ']') {
+                in_bracket = 0;
+            }
+            else if (c == ':' && !in_bracket && part == PART_HOST) {
+                part = PART_PORT;
+                continue;
+            }
+            else if (c == '/' || c == '?') {
+                part = (c == '/') ? PART_PATH : PART_QUERY;
+                if (c == '?') {
+                    add_seg(d->segs, PART_PATH, -1, "/", 1);
+                    d->has_query = 1;
+                }
+                has_path = 1;
+                add_seg(d->segs, part, -1, at, 1);
+                continue;
+            }
+            if (part == PART_HOST) {
+                has_host = 1;
+            }
+        }
+        else if (part == PART_PATH && c == '?') {
+            part = PART_QUERY;
+            d->has_query = 1;
+        }
+        add_seg(d->segs, part, -1, at, 1);
+    }
+    if (!has_host) {
+        return apr_psprintf(p, "destination '%s' has no host", text);
+    }
+    if (d->scheme == REVPROXY_SCHEME_BACKEND) {
+        for (i = 0; i < d->segs->nelts; i++) {
+            if (APR_ARRAY_IDX(d->segs, i, seg_t).part == PART_PORT) {
+                return apr_psprintf(p, "destination '%s': a backend:// "
+                                    "destination has no port", text);
+            }
+        }
+    }
+    if (!has_path) {
+        add_seg(d->segs, PART_PATH, -1, "/", 1);
+    }
+
+    if (!d->dynamic_authority) {
+        /* Resolve and check the authority once, here. */
+        revproxy_target t;
+        const char *why;
+        if (revproxy_dest_expand(p, d, "", NULL, -1, 0, NULL, &t, &why)
+            != REVPROXY_EXPAND_OK) {
+            return apr_psprintf(p, "destination '%s': %s", text, why);
+        }
+        d->host = t.host;
+        d->port = t.port;
+        d->hostport = t.hostport;
+    }
+    *out = d;
+    return NULL;
+}
+
+const char *revproxy_dest_text(const revproxy_dest *d)
+{
+    return d->text;
+}
+
+int revproxy_dest_scheme(const revproxy_dest *d)
+{
+    return d->scheme;
+}
+
+const char *revproxy_dest_backend(const revproxy_dest *d)
+{
+    return d->scheme == REVPROXY_SCHEME_BACKEND ? d->host : NULL;
+}
+
+/* The text of capture n, or an empty string when it did not take part. */
+static const char *capture(const char *subject, const PCRE2_SIZE *ov,
+                           int ngroups, int n, apr_size_t *len)
+{
+    if (ov == NULL || n > ngroups || ov[2 * n] == PCRE2_UNSET) {
+        *len = 0;
+        return "";
+    }
+    *len = ov[2 * n + 1] - ov[2 * n];
+    return subject + ov[2 * n];
+}
+
+/* Append the host or port part of d to buf (no encoding: checked after). */
+static int expand_authority(const revproxy_dest *d, int part,
+                            const char *subject, const PCRE2_SIZE *ov,
+                            int ngroups, char *buf, apr_size_t *len)
+{
+    int i;
+
+    *len = 0;
+    for (i = 0; i < d->segs->nelts; i++) {
+        const seg_t *s = &APR_ARRAY_IDX(d->segs, i, seg_t);
+        const char *v = s->text;
+        apr_size_t n = s->len, k;
+
+        if (s->part != part) {
+            continue;
+        }
+        if (s->group >= 0) {
+            v = capture(subject, ov, ngroups, s->group, &n);
+            /* A capture can only add name characters: never '@', ':',
+             * '/', CR, LF... that would move the request elsewhere. */
+            for (k = 0; k < n; k++) {
+                unsigned char c = (unsigned char)v[k];
+                if (!apr_isalnum(c) && c != '-' && c != '.') {
+                    return 0;
+                }
+            }
+        }
+        memcpy(buf + *len, v, n);
+        *len += n;
+    }
+    return 1;
+}
+
+int revproxy_dest_expand(apr_pool_t *p, const revproxy_dest *d,
+                         const char *subject, const PCRE2_SIZE *ovector,
+                         int ngroups, int raw, const char *args,
+                         revproxy_target *t, const char **why)
+{
+    apr_size_t need = 2, n, o = 0, hlen, plen;
+    char *buf, *path;
+    int i;
+
+    /* Room for the worst case: every capture byte encoded. */
+    for (i = 0; i < d->segs->nelts; i++) {
+        const seg_t *s = &APR_ARRAY_IDX(d->segs, i, seg_t);
+        if (s->group >= 0) {
+            capture(subject, ovector, ngroups, s->group, &n);
+            need += 3 * n;
+        }
+        else {
+            need += s->len;
+        }
+    }
+    if (args != NULL) {
+        need += strlen(args) + 1;
+    }
+
+    t->scheme = d->scheme;
+    if (d->dynamic_authority || d->host == NULL) {
+        char *host = apr_palloc(p, need), *port = apr_palloc(p, need);
+
+        if (!expand_authority(d, PART_HOST, subject, ovector, ngroups,
+                              host, &hlen)
+            || !valid_host(host, hlen)) {
+            *why = "invalid host name";
+            return REVPROXY_EXPAND_BADHOST;
+        }
+        host[hlen] = '\0';
+        if (!expand_authority(d, PART_PORT, subject, ovector, ngroups,
+                              port, &plen)) {
+            *why = "invalid port";
+            return REVPROXY_EXPAND_BADPORT;
+        }
+        t->host = host;
+        if (d->scheme == REVPROXY_SCHEME_BACKEND) {
+            t->port = 0;
+        }
+        else if (plen == 0) {
+            t->port = (d->scheme == REVPROXY_SCHEME_HTTPS) ? 443 : 80;
+        }
+        else if (!valid_port(port, plen, &t->port)) {
+            *why = "invalid port";
+            return REVPROXY_EXPAND_BADPORT;
+        }
+        t->hostport = make_hostport(p, d->scheme, t->host, t->port);
+    }
+    else {
+        t->host = d->host;
+        t->port = d->port;
+        t->hostport = d->hostport;
+    }
+
+    path = buf = apr_palloc(p, need);
+    for (i = 0; i < d->segs->nelts; i++) {
+        const seg_t *s = &APR_ARRAY_IDX(d->segs, i, seg_t);
+        if (s->part != PART_PATH && s->part != PART_QUERY) {
+            continue;
+        }
+        if (s->group < 0) {
+            memcpy(buf + o, s->text, s->len);
+            o += s->len;
+        }
+        else {
+            const char *v = capture(subject, ovector, ngroups, s->group, &n);
+            o += revproxy_url_encode(buf + o, v, n, raw ? 'r' : 'p');
+        }
+    }
+    if (args != NULL && *args) {
+        buf[o++] = d->has_query ? '&' : '?';
+        /* The query as received; httpd never lets CTLs or spaces in, and
+         * the 'r' set keeps that true whatever fills r->args. */
+        o += revproxy_url_encode(buf + o, args, strlen(args), 'r');
+    }
+    buf[o] = '\0';
+    t->path = path;
+    return REVPROXY_EXPAND_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Plain substitution (response header rewriting)                         */
+
+const char *revproxy_subst_compile(apr_pool_t *p, const char *text,
+                                   revproxy_subst **out, int *max_group)
+{
+    revproxy_subst *sb = apr_pcalloc(p, sizeof(*sb));
+    const char *s = text;
+
+    *max_group = -1;
+    sb->segs = apr_array_make(p, 4, sizeof(seg_t));
+    while (*s) {
+        const char *at = s;
+        int group = capture_ref(&s);
+        if (group >= 0) {
+            if (group > *max_group) {
+                *max_group = group;
+            }
+            add_seg(sb->segs, 0, group, NULL, 0);
+        }
+        else if (group == -2) {
+            add_seg(sb->segs, 0, -1, at, 1);
+        }
+        else {
+            if (*s == '\r' || *s == '\n') {
+                return "replacement holds CR or LF";
+            }
+            add_seg(sb->segs, 0, -1, at, 1);
+            s++;
+        }
+    }
+    *out = sb;
+    return NULL;
+}
+
+const char *revproxy_subst_expand(apr_pool_t *p, const revproxy_subst *sb,
+                                  const char *subject,
+                                  const PCRE2_SIZE *ovector, int ngroups)
+{
+    apr_size_t need = 1, n, o = 0, k;
+    char *buf;
+    int i;
+
+    for (i = 0; i < sb->segs->nelts; i++) {
+        const seg_t *s = &APR_ARRAY_IDX(sb->segs, i, seg_t);
+        if (s->group >= 0) {
+            capture(subject, ovector, ngroups, s->group, &n);
+            need += n;
+        }
+        else {
+            need += s->len;
+        }
+    }
+    buf = apr_palloc(p, need);
+    for (i = 0; i < sb->segs->nelts; i++) {
+        const seg_t *s = &APR_ARRAY_IDX(sb->segs, i, seg_t);
+        const char *v = s->text;
+        n = s->len;
+        if (s->group >= 0) {
+            v = capture(subject, ovector, ngroups, s->group, &n);
+        }
+        for (k = 0; k < n; k++) {
+            if (v[k] != '\r' && v[k] != '\n' && v[k] != '\0') {
+                buf[o++] = v[k];
+            }
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}

@@ -66,8 +66,11 @@ const char *revproxy_regex_compile(apr_pool_t *p, const char *pattern,
     pcre2_code *code;
     revproxy_regex *re;
 
-    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
-                         &err, &off, NULL);
+    /* httpd's own regex defaults (RegexDefaultOptions): '.' matches
+     * any byte, a decoded path may hold %0A; '$' only at the very end. */
+    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                         PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY, &err, &off,
+                         NULL);
     if (code == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof(msg));

@@ -688,6 +688,14 @@ apr_status_t revproxy_x_read(revproxy_exchange *x, apr_bucket_brigade *bb,
         int rc = REVPROXY_H1_AGAIN, appended = 0;
 
         if (x->rlen == 0) {
+            size_t used, off, dlen;
+            /* A body that just ended (Content-Length reached) says so
+             * without another byte: never wait for one. */
+            if (revproxy_h1_body_feed(&x->b, "", 0, &used, &off, &dlen)
+                == REVPROXY_H1_DONE) {
+                x->body_done = 1;
+                break;
+            }
             rv = fill(x, nonblock ? 0 : x->timeout);
             if (APR_STATUS_IS_EAGAIN(rv)) {
                 return rv;
@@ -749,6 +757,12 @@ apr_status_t revproxy_x_read(revproxy_exchange *x, apr_bucket_brigade *bb,
             return APR_EGENERAL;
         }
         if (appended && !x->body_done) {
+            size_t used, off, dlen;
+            if (revproxy_h1_body_feed(&x->b, "", 0, &used, &off, &dlen)
+                == REVPROXY_H1_DONE) {
+                x->body_done = 1;
+                break;
+            }
             return APR_SUCCESS; /* one buffer at a time: bounded memory */
         }
     }

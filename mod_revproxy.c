@@ -351,6 +351,36 @@ static void revproxy_child_init(apr_pool_t *p, server_rec *s)
     }
 }
 
+/* Cross-directive checks, before "Syntax OK": every backend:// names a
+ * group that exists. */
+static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    for (; s; s = s->next) {
+        revproxy_server_conf *sc = ap_get_module_config(s->module_config,
+                                                        &revproxy_module);
+        int i;
+        for (i = 0; i < sc->rules->nelts; i++) {
+            const revproxy_rule *rule = APR_ARRAY_IDX(sc->rules, i,
+                                                      revproxy_rule *);
+            const char *name = rule->dest ? revproxy_dest_backend(rule->dest)
+                                          : NULL;
+            if (name) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0006)
+                             "%s \"%s\" (%s): backend://%s: no "
+                             "RevProxyBackend %s is defined",
+                             rule->directive, rule->pattern, rule->where,
+                             name, name);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+    return OK;
+}
+
 static int revproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                 apr_pool_t *ptemp, server_rec *s)
 {
@@ -695,6 +725,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(revproxy_map_to_storage, NULL, NULL,
                            APR_HOOK_FIRST);
     ap_hook_handler(revproxy_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_check_config(revproxy_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(revproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(revproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     revproxy_fetch_register();

@@ -381,6 +381,21 @@ static apr_status_t write_brigade(revproxy_exchange *x, const char *head,
     return rv;
 }
 
+/* The client's Content-Length (httpd checked it), or -1 when the body
+ * is chunked or has none. */
+static apr_off_t client_length(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Content-Length");
+    char *end;
+    apr_off_t n;
+
+    if (v == NULL || apr_table_get(r->headers_in, "Transfer-Encoding")
+        || apr_strtoff(&n, v, &end, 10) != APR_SUCCESS || *end || n < 0) {
+        return -1;
+    }
+    return n;
+}
+
 /* Send the request head and as much of the body as we have; then stream
  * the rest from the client. */
 static int send_request(revproxy_exchange *x)
@@ -391,6 +406,7 @@ static int send_request(revproxy_exchange *x)
     apr_size_t hlen;
     apr_status_t rv;
     apr_bucket_brigade *bb = NULL;
+    apr_off_t cl;
     int chunked = 0;
 
     if (x->send_body) {
@@ -398,9 +414,9 @@ static int send_request(revproxy_exchange *x)
             framing = apr_psprintf(x->p, "Content-Length: %" APR_OFF_T_FMT
                                    "\r\n", x->held_len);
         }
-        else if (r->remaining > 0 && !r->read_chunked) {
+        else if ((cl = client_length(r)) >= 0) {
             framing = apr_psprintf(x->p, "Content-Length: %" APR_OFF_T_FMT
-                                   "\r\n", x->held_len + r->remaining);
+                                   "\r\n", cl);
         }
         else {
             framing = "Transfer-Encoding: chunked\r\n";
@@ -579,8 +595,7 @@ static int read_head(revproxy_exchange *x, int *got_byte)
         init_head(x);
     }
     x->status = x->h.status;
-    x->reason = apr_pstrmemdup(x->p, x->line + x->h.reason_off,
-                               x->h.reason_len);
+    x->reason = apr_pstrdup(x->p, x->h.reason);
     if (x->status == 101) {
         x->body_mode = REVPROXY_H1_BODY_NONE;
         x->reusable = 0;

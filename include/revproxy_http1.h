@@ -57,6 +57,8 @@ typedef struct revproxy_h1_head {
     /* results */
     int minor;                  /* HTTP/1.<minor> */
     int status;                 /* 100..599 */
+    char reason[64];            /* the reason phrase, NUL-terminated,
+                                   cut at 63 bytes */
     size_t reason_off, reason_len; /* reason phrase inside line, only valid
                                       until the first header line is fed */
     unsigned nfields;

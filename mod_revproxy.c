@@ -54,10 +54,25 @@ static const char *scheme_name(int scheme)
          : scheme == REVPROXY_SCHEME_BACKEND ? "backend" : "http";
 }
 
-/* The path as the client sent it (nocanon), without the query. */
+/* The path as the client sent it (nocanon), without the query: httpd
+ * decodes r->parsed_uri.path in place, so it comes from the request
+ * line (an absolute-form target loses its scheme and authority). */
 static const char *raw_path(request_rec *r)
 {
-    return r->parsed_uri.path ? r->parsed_uri.path : r->uri;
+    const char *u = r->unparsed_uri, *end;
+
+    if (u == NULL) {
+        return r->uri;
+    }
+    if (u[0] != '/') {
+        const char *p = strstr(u, "://");
+        u = p ? strchr(p + 3, '/') : NULL;
+        if (u == NULL) {
+            return "/";
+        }
+    }
+    end = u + strcspn(u, "?#");
+    return apr_pstrmemdup(r->pool, u, end - u);
 }
 
 /* SCHEME://HOST:PORT/PATH[?QUERY] for RevProxyPassFullURL. */

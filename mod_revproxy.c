@@ -29,6 +29,7 @@
 #include "revproxy_private.h"
 #include "revproxy_upstream.h"
 #include "revproxy_tls.h"
+#include "revproxy_tunnel.h"
 
 module AP_MODULE_DECLARE_DATA revproxy_module;
 
@@ -274,6 +275,50 @@ static void set_response_head(request_rec *r, revproxy_exchange *x)
     }
 }
 
+/* Whether r asks for a protocol upgrade the rule allows (upgrade=). */
+static int wants_upgrade(request_rec *r, const revproxy_rule *rule)
+{
+    const char *upgrade, *conn;
+
+    if (rule->upgrade == REVPROXY_UPGRADE_NONE
+        || r->proto_num < HTTP_VERSION(1, 1)
+        || (upgrade = apr_table_get(r->headers_in, "Upgrade")) == NULL
+        || (conn = apr_table_get(r->headers_in, "Connection")) == NULL
+        || !ap_find_token(r->pool, conn, "upgrade")) {
+        return 0;
+    }
+    return rule->upgrade == REVPROXY_UPGRADE_ANY
+           || ap_find_token(r->pool, upgrade, "websocket");
+}
+
+/* 101 from the backend: the client gets it, then both connections carry
+ * raw bytes until either side is done or the rule's timeout passes idle. */
+static void run_tunnel(request_rec *r, const revproxy_rule *rule,
+                       revproxy_exchange *x)
+{
+    conn_rec *c = r->connection;
+    const char *why;
+    apr_off_t in = 0, out = 0;
+    apr_status_t rv;
+
+    ap_send_interim_response(r, 1);
+    /* Nothing of HTTP applies to this connection any more. */
+    r->output_filters = r->proto_output_filters = c->output_filters;
+    r->input_filters = r->proto_input_filters = c->input_filters;
+    c->keepalive = AP_CONN_CLOSE;
+    rv = revproxy_tunnel_run(r, x->conn, x->rbuf, x->rlen, x->timeout,
+                             x->send_timeout, &in, &out, &why);
+    x->rlen = 0;
+    x->reusable = 0;
+    x->bytes_in += in;
+    x->bytes_out += out;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RVPLOGNO(0007)
+                  "tunnel to %s:%u (%s \"%s\") ended: %s; %" APR_OFF_T_FMT
+                  " bytes to the client, %" APR_OFF_T_FMT " to the backend",
+                  x->addr.host, (unsigned)x->addr.port, rule->directive,
+                  rule->pattern, why, in, out);
+}
+
 static void log_failure(request_rec *r, const revproxy_rule *rule,
                         const revproxy_exchange *x, int status)
 {
@@ -326,6 +371,7 @@ static int revproxy_handler(request_rec *r)
     x.extra = added_fields(r, rq, forwarded);
     x.send_body = apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
                   || apr_table_get(r->headers_in, "Content-Length") != NULL;
+    x.upgrade = wants_upgrade(r, rule);
 
     /* Step Three: exchange with the backend up to the response head. */
     status = revproxy_x_start(&x);
@@ -340,8 +386,11 @@ static int revproxy_handler(request_rec *r)
     /* Step Four: the response head goes to the client. */
     set_response_head(r, &x);
 
-    /* Step Five: the body, streamed. */
-    if (x.body_mode == REVPROXY_H1_BODY_NONE) {
+    /* Step Five: the body, streamed (or the tunnel of an upgrade). */
+    if (x.status == HTTP_SWITCHING_PROTOCOLS) {
+        run_tunnel(r, rule, &x);
+    }
+    else if (x.body_mode == REVPROXY_H1_BODY_NONE) {
         ap_finalize_request_protocol(r);
     }
     else {

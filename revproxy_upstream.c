@@ -222,7 +222,9 @@ static char *build_head(revproxy_exchange *x, const char *framing,
                     continue;
                 }
                 if (in_list(e[j].key, x->skip)
-                    || (!x->upgrade && named_by_connection(conn, e[j].key))) {
+                    || (named_by_connection(conn, e[j].key)
+                        && !(x->upgrade
+                             && strcasecmp(e[j].key, "Upgrade") == 0))) {
                     continue;
                 }
             }

@@ -477,7 +477,7 @@ int revproxy_dest_expand(apr_pool_t *p, const revproxy_dest *d,
         }
     }
     if (args != NULL) {
-        need += strlen(args) + 1;
+        need += 3 * strlen(args) + 1;   /* '?' or '&', then encoded */
     }
 
     t->scheme = d->scheme;

@@ -105,6 +105,10 @@ static void test_encoding(void)
     expand("^/p/(.*)$", "http://h/$1", "/p/%2F..%41", 1, NULL, &t, &err);
     is_str(t.path, "/%2F..%41", "nocanon passes captures unchanged");
 
+    expand("^/p/(.*)$", "http://h/$1", "/p/x", 0, "\xff\xfe\x01 ", &t, &err);
+    is_str(t.path, "/x?%FF%FE%01%20",
+           "a query of bytes that need encoding fits (fuzzer find)");
+
     expand("^/p/(.*)$", "http://h/$1", "/p/a b\n", 1, NULL, &t, &err);
     is_str(t.path, "/a%20b%0A", "nocanon still never lets CTL or space out");
 }

@@ -41,7 +41,7 @@ sub ws_backend {
         my $frame = Protocol::WebSocket::Frame->new(max_payload_size => $MAX);
         my $sel = IO::Select->new($sock);
         my $deadline = time + ($o{lifetime} // 60);
-        while (time < $deadline && $sel->can_read(1)) {
+        while (time < $deadline && $sel->can_read($deadline - time)) {
             my $n = sysread $sock, my $buf, 65536;
             last unless $n;
             $frame->append($buf);

@@ -1,0 +1,77 @@
+# t/revproxy/00_load.t -- the server starts with both modules from the build
+# tree, and `httpd -t` rejects bad directives with a message naming them.
+use strict;
+use warnings;
+
+use File::Temp ();
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest qw(GET);
+
+my $vars = Apache::Test::vars();
+my $top = $vars->{top_dir};
+my $httpd = $vars->{httpd};
+my $libexec = `$vars->{apxs} -q LIBEXECDIR` =~ s/\s+$//r;
+my ($mpm) = grep { -e } map { "$libexec/mod_mpm_$_.so" } qw(event worker prefork);
+
+my @good = (
+    q{RevProxyPass "^/a/(.*)$" "http://127.0.0.1:8080/$1"},
+    q{RevProxyPass "^/static/" "!"},
+    q{RevProxyPassFullURL "^http://(\w+)\.example\.org:(\d+)/(.*)$" "http://$1.example.net:$2/$3" methods=GET,HEAD},
+    qq{<Location "/reproxied">\n    AllowReproxy On\n</Location>},
+);
+my @bad = (   # [ config line, what the message must name ]
+    [ q{RevProxyPass "^/(" "http://127.0.0.1/"},              qr/RevProxyPass/ ],
+    [ q{RevProxyPass "^/a" "http://127.0.0.1/" bogus=1},       qr/RevProxyPass/ ],
+    [ q{RevProxyPass "^/(a)" "http://127.0.0.1/$2"},           qr/RevProxyPass/ ],
+    [ q{RevProxyPass "^/a" "not a url"},                       qr/RevProxyPass/ ],
+    [ q{RevProxyPassFullURL "^http://(" "http://127.0.0.1/"},  qr/RevProxyPassFullURL/ ],
+    [ q{RevProxyPass "^/a" "backend://nosuchgroup/x"},         qr/nosuchgroup/ ],
+);
+
+plan tests => 4 + 2 * @bad + 2;
+
+# 1. The running server answers, and has our modules from .libs/.
+my $res = GET '/';
+is $res->code, 200, 'GET / on the test server';
+
+my $modules = `$httpd -d $vars->{serverroot} -f $vars->{t_conf_file} -M 2>&1`;
+like $modules, qr/^\s*revproxy_module \(shared\)/m, 'mod_revproxy loaded';
+like $modules, qr/^\s*reproxy_filter_module \(shared\)/m,
+     'mod_reproxy_filter loaded';
+
+# 2. `httpd -t` on a tiny config of its own: good lines pass, each bad one
+#    fails naming the culprit.
+sub config_test {
+    my ($lines, %o) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $load = join "\n",
+        ($o{no_revproxy} ? () :
+            qq{LoadModule revproxy_module "$top/.libs/mod_revproxy.so"}),
+        qq{LoadModule reproxy_filter_module "$top/.libs/mod_reproxy_filter.so"};
+    open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
+    my ($mpm_name) = $mpm =~ /mod_(mpm_\w+)\.so$/;
+    print $fh join "\n",
+        qq{ServerRoot "$dir"}, 'ServerName localhost',
+        qq{DefaultRuntimeDir "$dir"}, qq{PidFile "$dir/httpd.pid"},
+        qq{ErrorLog "$dir/error_log"}, 'Listen 127.0.0.1:1',
+        qq{LoadModule ${mpm_name}_module "$mpm"}, $load, @$lines, '';
+    close $fh;
+    my $out = `$httpd -t -f $dir/httpd.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+my ($rc, $out) = config_test(\@good);
+is $rc, 0, 'httpd -t accepts the good directives' or diag $out;
+
+for my $case (@bad) {
+    my ($line, $names) = @$case;
+    my ($rc, $out) = config_test([$line]);
+    ok $rc != 0, "httpd -t rejects: $line";
+    like $out, $names, '... and names the culprit';
+}
+
+# 3. AllowReproxy needs mod_revproxy (the fetches use its client).
+($rc, $out) = config_test([qq{<Location "/r">\n    AllowReproxy On\n</Location>}],
+                          no_revproxy => 1);
+ok $rc != 0, 'AllowReproxy On without mod_revproxy fails the config test';
+like $out, qr/mod_revproxy/, '... saying so';

@@ -9,6 +9,7 @@
 #include "apr_strings.h"
 #include "apr_hash.h"
 #include "apr_thread_mutex.h"
+#include "apr_atomic.h"
 
 #include "revproxy_conn.h"
 #include "revproxy_tls.h"
@@ -26,6 +27,7 @@ struct revproxy_endpoint {
     const char *key;
     revproxy_conn *idle;        /* most recently used first */
     int nidle;
+    apr_uint32_t *gauges;       /* revproxy_addr's: [open, idle], or NULL */
 };
 
 static struct {
@@ -48,6 +50,19 @@ static struct {
 #define UNLOCK() APR_SUCCESS
 #endif
 
+/* The status page's per-endpoint gauges: which 0 = open, 1 = idle. */
+static void gauge(revproxy_endpoint *ep, int which, int delta)
+{
+    if (ep && ep->gauges) {
+        if (delta > 0) {
+            apr_atomic_inc32(&ep->gauges[which]);
+        }
+        else {
+            apr_atomic_dec32(&ep->gauges[which]);
+        }
+    }
+}
+
 static void conn_close(revproxy_conn *c)
 {
     if (c->tls) {
@@ -69,6 +84,8 @@ static apr_status_t close_all_idle(void *data)
             revproxy_conn *c = ep->idle;
             ep->idle = c->next;
             conn_close(c);
+            gauge(ep, 1, -1);
+            gauge(ep, 0, -1);
         }
         ep->nidle = 0;
     }
@@ -109,13 +126,14 @@ static revproxy_endpoint *endpoint_get(const revproxy_addr *a, apr_pool_t *p)
     if (pool_state.endpoints == NULL) {
         return NULL;
     }
-    key = apr_psprintf(p, "%d|%s|%u|%pp|%d", a->https, a->host,
+    key = apr_psprintf(p, "%d|%s|%u|%pp|%d|%pp", a->https, a->host,
                        (unsigned)a->port, (void *)a->tls,
-                       a->https ? a->tls_verify : 0);
+                       a->https ? a->tls_verify : 0, (void *)a->gauges);
     ep = apr_hash_get(pool_state.endpoints, key, APR_HASH_KEY_STRING);
     if (ep == NULL && apr_hash_count(pool_state.endpoints) < MAX_ENDPOINTS) {
         ep = apr_pcalloc(pool_state.pool, sizeof(*ep));
         ep->key = apr_pstrdup(pool_state.pool, key);
+        ep->gauges = a->gauges;
         apr_hash_set(pool_state.endpoints, ep->key, APR_HASH_KEY_STRING, ep);
     }
     return ep;
@@ -153,6 +171,7 @@ static revproxy_conn *take_idle(revproxy_endpoint *ep)
         ep->nidle--;
         pool_state.idle--;
         UNLOCK();
+        gauge(ep, 1, -1);
         if (idle_alive(c)) {
             c->next = NULL;
             return c;
@@ -166,6 +185,7 @@ static revproxy_conn *take_idle(revproxy_endpoint *ep)
         c = dead;
         dead = c->next;
         conn_close(c);
+        gauge(ep, 0, -1);
         LOCK();
         pool_state.open--;
         UNLOCK();
@@ -184,6 +204,7 @@ static apr_status_t connect_new(const revproxy_addr *a,
     revproxy_conn *c;
     const char *host = a->host;
     apr_size_t hl = strlen(host);
+    apr_time_t start = apr_time_now();
 
     if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
         host = apr_pstrmemdup(p, host + 1, hl - 2);
@@ -231,6 +252,13 @@ static apr_status_t connect_new(const revproxy_addr *a,
     c->pfd.desc_type = APR_POLL_SOCKET;
     c->pfd.desc.s = s;
     if (a->https) {
+        /* connecttimeout bounds TCP and TLS together. */
+        if (timeout > 0) {
+            timeout -= apr_time_now() - start;
+            if (timeout <= 0) {
+                timeout = 1;
+            }
+        }
         rv = revproxy_tls_handshake(c, a->tls, a->host, a->tls_verify,
                                     timeout, p, why);
         if (rv != APR_SUCCESS) {
@@ -265,6 +293,7 @@ apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
         return rv;
     }
     c->ep = ep;
+    gauge(ep, 0, 1);
     LOCK();
     pool_state.open++;
     UNLOCK();
@@ -284,12 +313,14 @@ void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle)
             ep->idle = c;
             ep->nidle++;
             pool_state.idle++;
+            gauge(ep, 1, 1);
             UNLOCK();
             return;
         }
         UNLOCK();
     }
     conn_close(c);
+    gauge(ep, 0, -1);
     LOCK();
     pool_state.open--;
     UNLOCK();

@@ -47,6 +47,11 @@ typedef struct revproxy_addr {
     apr_port_t port;
     revproxy_tls_conf *tls;     /* HTTPS: the TLS settings to use */
     int tls_verify;             /* HTTPS: verify the certificate */
+    apr_uint32_t *gauges;       /* NULL, or [open, idle] counters kept
+                                   up to date atomically for the status
+                                   page (a group member's, in shared
+                                   memory); connections with other gauges
+                                   have their own keep-alive pool */
 } revproxy_addr;
 
 /* Create the per-child pool state; call from child_init. */

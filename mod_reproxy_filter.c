@@ -1,20 +1,1543 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 
-/* mod_reproxy_filter: registers only, until its own issue lands. */
+/*
+ * mod_reproxy_filter -- perlbal-style reproxying.
+ *
+ *   <Location "/downloads">
+ *       AllowReproxy On
+ *       PreserveHeaders Content-Type Content-Disposition
+ *       ReproxyAllow "^http://storage[0-9]+\.internal(:[0-9]+)?/"
+ *   </Location>
+ *
+ * Where AllowReproxy is On, every request carries
+ * "X-Proxy-Capabilities: reproxy-file" to whatever serves it (a client's
+ * own copy is always removed).  The output filter REPROXY looks at the
+ * first brigade of the response: a 2xx carrying X-Reproxy-File and/or
+ * X-Reproxy-Url is replaced by the first of those sources that works.
+ * The original body is swallowed, up to and including its EOS; the
+ * chosen source's status, headers and body are streamed instead, with
+ * the original's PreserveHeaders on top.  URLs are fetched with
+ * mod_revproxy's client (mod_revproxy.h), files are served as httpd's
+ * default handler would serve them.
+ *
+ * This file is httpd glue only: configuration, hooks and the filter.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_uri.h"
+#include "apr_optional.h"
+#include "apr_portable.h"
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "ap_regex.h"
+
+#include "mod_revproxy.h"
 
 module AP_MODULE_DECLARE_DATA reproxy_filter_module;
 
-static void register_hooks(apr_pool_t *p)
+/* Log tags: REPROXYLOGNO(0200) -> "RVP0200: " (RVP0200..RVP0299). */
+#define REPROXYLOGNO(n) "RVP" #n ": "
+
+#define FILTER_NAME       "REPROXY"
+#define CAPABILITIES      "X-Proxy-Capabilities"
+#define CAPABILITY_VALUE  "reproxy-file"
+#define H_URL             "X-Reproxy-Url"
+#define H_FILE            "X-Reproxy-File"
+#define H_EXPECTED        "X-Reproxy-Expected-Size"
+#define RESERVED_PREFIX   "X-Reproxy-"
+
+#define MAX_URLS              16
+#define MAX_REDIRECTS_LIMIT   20
+#define REPROXY_REDIRECTS_DFLT 5
+#define REPROXY_TIMEOUT_DFLT   apr_time_from_sec(30)
+
+#define UNSET (-1)
+
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 132)
+#define set_type(r, ct, trusted) ap_set_content_type_ex((r), (ct), (trusted))
+#else
+#define set_type(r, ct, trusted) ap_set_content_type((r), (ct))
+#endif
+
+typedef struct reproxy_dir_conf {
+    int allow;                      /* AllowReproxy: UNSET, 0, 1 */
+    apr_array_header_t *preserve;   /* PreserveHeaders: const char * */
+    apr_array_header_t *allow_re;   /* ReproxyAllow: ap_regex_t * */
+    int max_redirects;              /* UNSET or 0..MAX_REDIRECTS_LIMIT */
+    apr_array_header_t *forward;    /* ReproxyForwardHeaders; NULL: unset */
+    apr_interval_time_t timeout;    /* UNSET or > 0 */
+    apr_array_header_t *roots;      /* ReproxyFileRoot: resolved dirs */
+} reproxy_dir_conf;
+
+/* Sent with each fetch unless ReproxyForwardHeaders says otherwise. */
+static const char *const default_forward[] = {
+    "Range", "If-Range", "If-Modified-Since", "If-None-Match", NULL
+};
+
+/* Never sent with a fetch: credentials, our own marker, and the fields
+ * that describe the client's connection or message rather than the
+ * resource. */
+static const char *const never_forward[] = {
+    "Cookie", "Authorization", "Proxy-Authorization", CAPABILITIES, "Host",
+    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+    "Proxy-Connection", "TE", "Trailer", "Upgrade", "Expect", NULL
+};
+
+/* Never taken from the original: they describe its body, not ours. */
+static const char *const never_preserve[] = {
+    "Content-Length", "Transfer-Encoding", "Content-Range", "Connection",
+    "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade", NULL
+};
+
+/* mod_revproxy's client, when it is loaded (check_config). */
+static APR_OPTIONAL_FN_TYPE(revproxy_fetch_open) *fetch_open;
+static APR_OPTIONAL_FN_TYPE(revproxy_fetch_read) *fetch_read;
+static APR_OPTIONAL_FN_TYPE(revproxy_fetch_close) *fetch_close;
+static int fetch_ready;
+
+/* Where "AllowReproxy On" first appears in the main configuration, for
+ * the check that mod_revproxy is loaded.  Reset by pre_config. */
+static const char *allow_on_at;
+
+static ap_filter_rec_t *reproxy_filter_handle;
+
+/* The filter's state. */
+#define ST_DECIDE 0                 /* first brigade not seen yet */
+#define ST_SINK   1                 /* triggered: the original is dropped */
+
+typedef struct reproxy_ctx {
+    int state;
+} reproxy_ctx;
+
+/* A URL as it will be fetched and matched against ReproxyAllow. */
+typedef struct reproxy_url {
+    const char *full;               /* scheme://host[:port]/path[?query] */
+    const char *site;               /* scheme://host[:port] */
+    const char *path;               /* /path, dot-segments removed */
+} reproxy_url;
+
+/* Per-request state of one reproxy run. */
+typedef struct reproxy_run {
+    request_rec *r;
+    ap_filter_t *f;
+    reproxy_dir_conf *dc;
+    const char *file;               /* X-Reproxy-File, or NULL */
+    apr_array_header_t *urls;       /* X-Reproxy-Url, const char * */
+    int urls_dropped;               /* beyond MAX_URLS */
+    apr_off_t expected;             /* X-Reproxy-Expected-Size, or -1 */
+    apr_table_t *keep;              /* PreserveHeaders values found */
+    apr_table_t *fwd;               /* fields sent with each fetch */
+    int fwd_conditional;            /* If-None-Match/-Modified-Since sent */
+    int fwd_range;                  /* Range sent */
+    apr_array_header_t *failures;   /* "SOURCE: why" */
+    apr_bucket_brigade *bb;
+} reproxy_run;
+
+/* Outcomes of trying one source. */
+#define SRC_FAILED 0                /* nothing sent: try the next one */
+#define SRC_DONE   1                /* a response went out (or tried to) */
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                           */
+
+static int in_list(const char *name, const char *const *list)
 {
-    (void)p;
+    for (; *list; list++) {
+        if (strcasecmp(name, *list) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
+
+static int is_reserved(const char *name)
+{
+    return strncasecmp(name, RESERVED_PREFIX, sizeof(RESERVED_PREFIX) - 1)
+           == 0;
+}
+
+/* Remove every X-Reproxy-* field from t. */
+static void strip_reserved(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = arr->nelts - 1; i >= 0; i--) {
+        if (e[i].key && is_reserved(e[i].key)) {
+            apr_table_unset(t, e[i].key);
+            arr = apr_table_elts(t);
+            e = (const apr_table_entry_t *)arr->elts;
+            if (i > arr->nelts) {
+                i = arr->nelts;
+            }
+        }
+    }
+}
+
+static int push_value(void *rec, const char *key, const char *value)
+{
+    (void)key;
+    *(const char **)apr_array_push((apr_array_header_t *)rec) = value;
+    return 1;
+}
+
+/* Every value of name in headers_out and err_headers_out (where CGI
+ * leaves its fields). */
+static apr_array_header_t *values_of(request_rec *r, const char *name)
+{
+    apr_array_header_t *v = apr_array_make(r->pool, 2, sizeof(char *));
+
+    apr_table_do(push_value, v, r->headers_out, name, NULL);
+    apr_table_do(push_value, v, r->err_headers_out, name, NULL);
+    return v;
+}
+
+/* The first value of name that is not empty, trimmed; NULL if none. */
+static const char *first_value(request_rec *r, const char *name)
+{
+    apr_array_header_t *v = values_of(r, name);
+    int i;
+
+    for (i = 0; i < v->nelts; i++) {
+        const char *s = APR_ARRAY_IDX(v, i, const char *), *e;
+        while (apr_isspace(*s)) {
+            s++;
+        }
+        e = s + strlen(s);
+        while (e > s && apr_isspace(e[-1])) {
+            e--;
+        }
+        if (e > s) {
+            return apr_pstrmemdup(r->pool, s, e - s);
+        }
+    }
+    return NULL;
+}
+
+/* The URLs of every X-Reproxy-Url value, split on whitespace.  Repeated
+ * fields that httpd joined with ", " (as CGI's are) split back apart. */
+static void collect_urls(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    apr_array_header_t *v = values_of(r, H_URL);
+    int i;
+
+    for (i = 0; i < v->nelts; i++) {
+        const char *s = APR_ARRAY_IDX(v, i, const char *);
+        for (;;) {
+            const char *start;
+            apr_size_t len;
+
+            while (apr_isspace(*s)) {
+                s++;
+            }
+            if (*s == '\0') {
+                break;
+            }
+            start = s;
+            while (*s && !apr_isspace(*s)) {
+                s++;
+            }
+            len = s - start;
+            if (len > 1 && start[len - 1] == ',') {
+                const char *t = s;
+                while (apr_isspace(*t)) {
+                    t++;
+                }
+                if (*t) {
+                    len--;      /* "a, b": the comma httpd added */
+                }
+            }
+            if (rr->urls->nelts >= MAX_URLS) {
+                rr->urls_dropped++;
+                continue;
+            }
+            *(const char **)apr_array_push(rr->urls) =
+                apr_pstrmemdup(r->pool, start, len);
+        }
+    }
+}
+
+static int parse_size(const char *s, apr_off_t *out)
+{
+    apr_off_t v = 0;
+
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isdigit(*s) || v > (APR_INT64_MAX - 9) / 10) {
+            return 0;
+        }
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static const char *failures_text(reproxy_run *rr)
+{
+    return apr_array_pstrcat(rr->r->pool, rr->failures, ';');
+}
+
+static void fail(reproxy_run *rr, const char *source, const char *why)
+{
+    *(const char **)apr_array_push(rr->failures) =
+        apr_psprintf(rr->r->pool, " %s: %s", source, why);
+}
+
+/* ---------------------------------------------------------------------- */
+/* URLs: normalization (what ReproxyAllow sees is what gets fetched)       */
+
+static int unreserved(int c)
+{
+    return apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* RFC 3986 6.2.2: decode percent-encoded unreserved characters, then
+ * remove dot-segments (5.2.4), so that "/a/%2e%2e/b" cannot slip past an
+ * allow-list that "/b" would not pass. */
+static const char *normalize_path(apr_pool_t *p, const char *in)
+{
+    apr_size_t n = strlen(in);
+    char *dec = apr_palloc(p, n + 2), *o = dec, *out, *w;
+    const char *s;
+
+    for (s = in; *s; s++) {
+        if (s[0] == '%' && apr_isxdigit(s[1]) && apr_isxdigit(s[2])) {
+            int c = (apr_isdigit(s[1]) ? s[1] - '0'
+                                       : (apr_tolower(s[1]) - 'a' + 10)) * 16
+                    + (apr_isdigit(s[2]) ? s[2] - '0'
+                                         : (apr_tolower(s[2]) - 'a' + 10));
+            if (unreserved(c)) {
+                *o++ = (char)c;
+                s += 2;
+                continue;
+            }
+        }
+        *o++ = *s;
+    }
+    *o = '\0';
+
+    out = w = apr_palloc(p, (o - dec) + 2);
+    s = dec;
+    while (*s) {
+        if (strncmp(s, "../", 3) == 0) {
+            s += 3;
+        }
+        else if (strncmp(s, "./", 2) == 0) {
+            s += 2;
+        }
+        else if (strncmp(s, "/./", 3) == 0) {
+            s += 2;
+        }
+        else if (strcmp(s, "/.") == 0) {
+            s = "/";
+        }
+        else if (strncmp(s, "/../", 4) == 0 || strcmp(s, "/..") == 0) {
+            s = (s[3] == '/') ? s + 3 : "/";
+            while (w > out && *--w != '/') {
+                ;
+            }
+            *w = '\0';
+        }
+        else if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
+            break;
+        }
+        else {
+            do {
+                *w++ = *s++;
+            } while (*s && *s != '/');
+        }
+    }
+    *w = '\0';
+    if (*out != '/') {
+        return apr_pstrcat(p, "/", out, NULL);
+    }
+    return out;
+}
+
+/* Parse and normalize an absolute http(s) URL; NULL and *why on error. */
+static reproxy_url *normalize_url(apr_pool_t *p, const char *text,
+                                  const char **why)
+{
+    reproxy_url *u = apr_pcalloc(p, sizeof(*u));
+    apr_uri_t uri;
+    char *scheme, *host;
+    apr_port_t dflt;
+    const char *s;
+
+    if (apr_uri_parse(p, text, &uri) != APR_SUCCESS || !uri.scheme) {
+        *why = "not an absolute URL";
+        return NULL;
+    }
+    scheme = apr_pstrdup(p, uri.scheme);
+    ap_str_tolower(scheme);
+    if (strcmp(scheme, "http") == 0) {
+        dflt = 80;
+    }
+    else if (strcmp(scheme, "https") == 0) {
+        dflt = 443;
+    }
+    else {
+        *why = "not an http or https URL";
+        return NULL;
+    }
+    if (!uri.hostname || !*uri.hostname) {
+        *why = "no host in the URL";
+        return NULL;
+    }
+    if (uri.user || uri.password) {
+        *why = "user info in the URL is not allowed";
+        return NULL;
+    }
+    host = apr_pstrdup(p, uri.hostname);
+    ap_str_tolower(host);
+    for (s = host; *s; s++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '.' && *s != ':') {
+            *why = "invalid host";
+            return NULL;
+        }
+    }
+    if (strchr(host, ':')) {
+        host = apr_pstrcat(p, "[", host, "]", NULL);
+    }
+    if (uri.port_str && *uri.port_str) {
+        apr_int64_t port = 0;
+        for (s = uri.port_str; *s; s++) {
+            if (!apr_isdigit(*s) || s - uri.port_str >= 5) {
+                *why = "invalid port";
+                return NULL;
+            }
+            port = port * 10 + (*s - '0');
+        }
+        if (port < 1 || port > 65535) {
+            *why = "invalid port";
+            return NULL;
+        }
+        if (port != dflt) {
+            host = apr_psprintf(p, "%s:%d", host, (int)port);
+        }
+    }
+    u->site = apr_pstrcat(p, scheme, "://", host, NULL);
+    u->path = normalize_path(p, (uri.path && *uri.path) ? uri.path : "/");
+    u->full = apr_pstrcat(p, u->site, u->path, uri.query ? "?" : "",
+                          uri.query ? uri.query : "", NULL);
+    return u;
+}
+
+/* A redirect's Location, resolved against base (RFC 3986 5.2). */
+static const char *resolve(apr_pool_t *p, const reproxy_url *base,
+                           const char *loc)
+{
+    const char *s = loc, *q;
+
+    while (apr_isalnum(*s) || *s == '+' || *s == '-' || *s == '.') {
+        s++;
+    }
+    if (*s == ':' && s > loc && apr_isalpha(*loc)) {
+        return loc;                                 /* absolute */
+    }
+    if (loc[0] == '/' && loc[1] == '/') {
+        return apr_pstrcat(p, apr_pstrndup(p, base->site,
+                                           strstr(base->site, "//")
+                                           - base->site), loc, NULL);
+    }
+    if (loc[0] == '/') {
+        return apr_pstrcat(p, base->site, loc, NULL);
+    }
+    if (loc[0] == '?') {
+        return apr_pstrcat(p, base->site, base->path, loc, NULL);
+    }
+    if (loc[0] == '#' || loc[0] == '\0') {
+        return base->full;
+    }
+    q = strrchr(base->path, '/');
+    return apr_pstrcat(p, base->site,
+                       apr_pstrndup(p, base->path, q - base->path + 1), loc,
+                       NULL);
+}
+
+static int allowed(const reproxy_dir_conf *dc, const char *url)
+{
+    int i;
+
+    if (dc->allow_re == NULL || dc->allow_re->nelts == 0) {
+        return 1;
+    }
+    for (i = 0; i < dc->allow_re->nelts; i++) {
+        if (ap_regexec(APR_ARRAY_IDX(dc->allow_re, i, ap_regex_t *), url, 0,
+                       NULL, 0) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The response head                                                       */
+
+/* Set aside the original's PreserveHeaders before it is dropped. */
+static void keep_preserved(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    apr_array_header_t *pr = rr->dc->preserve;
+    int i, j;
+
+    rr->keep = apr_table_make(r->pool, 4);
+    for (i = 0; pr && i < pr->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(pr, i, const char *);
+        apr_array_header_t *v;
+
+        if (strcasecmp(name, "Content-Type") == 0) {
+            const char *ct = r->content_type
+                             ? r->content_type
+                             : apr_table_get(r->headers_out, name);
+            if (ct) {
+                apr_table_setn(rr->keep, name, ct);
+            }
+            continue;
+        }
+        v = values_of(r, name);
+        if (v->nelts == 0 && strcasecmp(name, "Content-Encoding") == 0
+            && r->content_encoding) {
+            *(const char **)apr_array_push(v) = r->content_encoding;
+        }
+        if (v->nelts == 0 && strcasecmp(name, "Content-Language") == 0
+            && r->content_languages && r->content_languages->nelts) {
+            *(const char **)apr_array_push(v) =
+                apr_array_pstrcat(r->pool, r->content_languages, ',');
+        }
+        for (j = 0; j < v->nelts; j++) {
+            apr_table_addn(rr->keep, name, APR_ARRAY_IDX(v, j, const char *));
+        }
+    }
+}
+
+/* The original response is gone: start an empty head. */
+static void reset_head(request_rec *r, int status)
+{
+    apr_table_clear(r->headers_out);
+    apr_table_clear(r->err_headers_out);
+    r->content_type = NULL;
+    r->content_encoding = NULL;
+    r->content_languages = NULL;
+    r->clength = 0;
+    r->status = status;
+    r->status_line = NULL;
+    /* Our response, not a proxied one: httpd writes Date and Server. */
+    r->proxyreq = PROXYREQ_NONE;
+}
+
+static int put_preserved(void *rec, const char *key, const char *value)
+{
+    request_rec *r = rec;
+
+    if (strcasecmp(key, "Content-Type") == 0) {
+        set_type(r, value, 0);
+    }
+    else {
+        apr_table_addn(r->headers_out, key, value);
+    }
+    return 1;
+}
+
+/* The original's PreserveHeaders replace the new response's. */
+static void apply_preserved(reproxy_run *rr)
+{
+    const apr_array_header_t *arr = apr_table_elts(rr->keep);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        apr_table_unset(rr->r->headers_out, e[i].key);
+    }
+    apr_table_do(put_preserved, rr->r, rr->keep, NULL);
+}
+
+/* A fetched answer's head becomes ours. */
+static void set_head(reproxy_run *rr, int status, apr_table_t *h)
+{
+    request_rec *r = rr->r;
+    const apr_array_header_t *arr = apr_table_elts(h);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    reset_head(r, status);
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key == NULL || is_reserved(e[i].key)) {
+            continue;           /* a reproxied answer is not followed */
+        }
+        if (strcasecmp(e[i].key, "Content-Type") == 0) {
+            set_type(r, e[i].val, 0);
+        }
+        else {
+            apr_table_addn(r->headers_out, e[i].key, e[i].val);
+        }
+    }
+    apply_preserved(rr);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sending                                                                 */
+
+/* After an error bucket made httpd answer through ap_die(), the output
+ * chain starts at the protocol filters again: put a sink in front so
+ * that whatever the handler still passes of the original body is
+ * dropped rather than written after the error page. */
+static void ensure_sink(ap_filter_t *f)
+{
+    request_rec *r = f->r;
+    ap_filter_t *g;
+    reproxy_ctx *ctx;
+
+    for (g = r->output_filters; g; g = g->next) {
+        if (g == f) {
+            return;
+        }
+    }
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->state = ST_SINK;
+    ap_add_output_filter_handle(reproxy_filter_handle, ctx, r, r->connection);
+}
+
+/* An error response through httpd's error path (ErrorDocument and all):
+ * an error bucket, then EOS. */
+static apr_status_t send_error(reproxy_run *rr, int status)
+{
+    request_rec *r = rr->r;
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb = rr->bb;
+    apr_status_t rv;
+
+    apr_brigade_cleanup(bb);
+    reset_head(r, HTTP_OK);
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(status, NULL, r->pool,
+                                                      c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
+    rv = ap_pass_brigade(rr->f->next, bb);
+    apr_brigade_cleanup(bb);
+    ensure_sink(rr->f);
+    return rv == APR_SUCCESS ? AP_FILTER_ERROR : rv;
+}
+
+/* The source failed after the head went out: an error bucket before EOS
+ * makes httpd abort the client connection rather than end a short body
+ * as if it were complete. */
+static void abort_response(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb = rr->bb;
+
+    r->no_cache = 1;
+    c->keepalive = AP_CONN_CLOSE;
+    apr_brigade_cleanup(bb);
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
+                                                      r->pool,
+                                                      c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
+    ap_pass_brigade(rr->f->next, bb);
+    apr_brigade_cleanup(bb);
+}
+
+/* Stream a fetched body as mod_proxy_http does: pass what arrived, FLUSH
+ * when the source pauses, block only then.  bb holds what the first read
+ * (status rv) returned.  check: the body length X-Reproxy-Expected-Size
+ * demands when no Content-Length told it beforehand, or -1. */
+static void stream(reproxy_run *rr, const char *url, revproxy_fetch *fh,
+                   apr_status_t rv, apr_off_t check)
+{
+    request_rec *r = rr->r;
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb = rr->bb;
+    apr_off_t total = 0, len;
+    const char *why = NULL;
+
+    for (;;) {
+        if (rv != APR_SUCCESS && rv != APR_EOF
+            && !APR_STATUS_IS_EAGAIN(rv)) {
+            why = fetch_close(fh);
+            break;
+        }
+        len = 0;
+        apr_brigade_length(bb, 0, &len);
+        total += len;
+        if (rv == APR_EOF) {
+            if (check >= 0 && total != check) {
+                why = apr_psprintf(r->pool, "body of %" APR_OFF_T_FMT
+                                   " bytes contradicts " H_EXPECTED " %"
+                                   APR_OFF_T_FMT, total, check);
+                fetch_close(fh);
+                break;
+            }
+            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(
+                                            c->bucket_alloc));
+            ap_pass_brigade(rr->f->next, bb);
+            apr_brigade_cleanup(bb);
+            fetch_close(fh);
+            return;
+        }
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            /* The source paused: what we have goes to the client now. */
+            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(
+                                            c->bucket_alloc));
+        }
+        if (!APR_BRIGADE_EMPTY(bb)
+            && (ap_pass_brigade(rr->f->next, bb) != APR_SUCCESS
+                || c->aborted)) {
+            apr_brigade_cleanup(bb);
+            fetch_close(fh);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, REPROXYLOGNO(0205)
+                          "client went away while reproxying %s", url);
+            return;
+        }
+        apr_brigade_cleanup(bb);
+        rv = fetch_read(fh, bb, !APR_STATUS_IS_EAGAIN(rv));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, REPROXYLOGNO(0204)
+                  "reproxy source %s failed after the response head went "
+                  "out: %s; client connection aborted", url,
+                  why ? why : "failed");
+    abort_response(rr);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sources                                                                 */
+
+/* Whether X-Reproxy-Expected-Size contradicts what the answer announces;
+ * *check is set to the body length still to be verified, or -1. */
+static const char *size_conflict(reproxy_run *rr, int status, apr_table_t *h,
+                                 apr_off_t *check)
+{
+    request_rec *r = rr->r;
+    const char *v;
+    apr_off_t n;
+
+    *check = -1;
+    if (rr->expected < 0 || status == HTTP_NOT_MODIFIED
+        || status == HTTP_NO_CONTENT) {
+        return NULL;
+    }
+    if (status == HTTP_PARTIAL_CONTENT
+        || status == HTTP_RANGE_NOT_SATISFIABLE) {
+        /* The complete length is after the '/' of Content-Range. */
+        v = apr_table_get(h, "Content-Range");
+        v = v ? strrchr(v, '/') : NULL;
+        if (v && parse_size(v + 1, &n) && n != rr->expected) {
+            return apr_psprintf(r->pool, "Content-Range length %"
+                                APR_OFF_T_FMT " contradicts " H_EXPECTED " %"
+                                APR_OFF_T_FMT, n, rr->expected);
+        }
+        return NULL;
+    }
+    v = apr_table_get(h, "Content-Length");
+    if (v) {
+        if (!parse_size(v, &n) || n != rr->expected) {
+            return apr_psprintf(r->pool, "Content-Length %s contradicts "
+                                H_EXPECTED " %" APR_OFF_T_FMT, v,
+                                rr->expected);
+        }
+        return NULL;
+    }
+    if (!r->header_only) {
+        *check = rr->expected;
+    }
+    return NULL;
+}
+
+static int is_redirect(int status)
+{
+    return status == HTTP_MOVED_PERMANENTLY || status == HTTP_MOVED_TEMPORARILY
+        || status == HTTP_SEE_OTHER || status == HTTP_TEMPORARY_REDIRECT
+        || status == HTTP_PERMANENT_REDIRECT;
+}
+
+/* Try one X-Reproxy-Url, following redirects. */
+static int try_url(reproxy_run *rr, const char *text)
+{
+    request_rec *r = rr->r;
+    reproxy_dir_conf *dc = rr->dc;
+    int max_redirects = dc->max_redirects == UNSET ? REPROXY_REDIRECTS_DFLT
+                                                   : dc->max_redirects;
+    revproxy_fetch_opts opts;
+    const char *current = text, *why = NULL;
+    int hops;
+
+    opts.method = r->header_only ? "HEAD" : "GET";
+    opts.headers = rr->fwd;
+    opts.timeout = dc->timeout == UNSET ? REPROXY_TIMEOUT_DFLT : dc->timeout;
+
+    for (hops = 0; ; hops++) {
+        reproxy_url *u;
+        revproxy_fetch *fh = NULL;
+        apr_table_t *h = NULL;
+        const char *loc;
+        apr_off_t check;
+        apr_status_t rv;
+        int status = 0;
+
+        /* Step One: a URL we may fetch (every hop is checked). */
+        u = normalize_url(r->pool, current, &why);
+        if (u == NULL || !allowed(dc, u->full)) {
+            if (u) {
+                why = "refused by ReproxyAllow";
+            }
+            break;
+        }
+
+        /* Step Two: the request and the answer's head. */
+        rv = fetch_open(r, u->full, &opts, &fh, &status, &h, &why);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+
+        /* Step Three: a redirect is followed, within the limit. */
+        if (is_redirect(status)) {
+            fetch_close(fh);
+            loc = apr_table_get(h, "Location");
+            if (loc == NULL || *loc == '\0') {
+                why = apr_psprintf(r->pool, "answered %d without Location",
+                                   status);
+                break;
+            }
+            if (hops >= max_redirects) {
+                why = apr_psprintf(r->pool, "answered %d to %s: more than "
+                                   "%d redirect(s) (ReproxyMaxRedirects)",
+                                   status, loc, max_redirects);
+                break;
+            }
+            current = resolve(r->pool, u, loc);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, REPROXYLOGNO(0206)
+                          "reproxy %s: %d redirect to %s", u->full, status,
+                          current);
+            continue;
+        }
+
+        /* Step Four: a usable answer? */
+        if (!((status >= 200 && status < 300)
+              || (status == HTTP_NOT_MODIFIED && rr->fwd_conditional)
+              || (status == HTTP_RANGE_NOT_SATISFIABLE && rr->fwd_range))) {
+            fetch_close(fh);
+            why = apr_psprintf(r->pool, "answered %d", status);
+            break;
+        }
+        why = size_conflict(rr, status, h, &check);
+        if (why) {
+            fetch_close(fh);
+            break;
+        }
+
+        /* Step Five: the first piece of the body before committing, so
+         * that a source that dies right away still lets the next one
+         * answer. */
+        rv = fetch_read(fh, rr->bb, 0);
+        if (rv != APR_SUCCESS && rv != APR_EOF) {
+            why = fetch_close(fh);
+            apr_brigade_cleanup(rr->bb);
+            break;
+        }
+
+        /* Step Six: our response is this one; stream it. */
+        set_head(rr, status, h);
+        if (rr->failures->nelts) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0203)
+                          "reproxy served by %s after failed sources:%s",
+                          u->full, failures_text(rr));
+        }
+        stream(rr, u->full, fh, rv, check);
+        return SRC_DONE;
+    }
+    if (hops > 0 && current != text) {
+        why = apr_psprintf(r->pool, "%s (after %d redirect(s), at %s)",
+                           why ? why : "failed", hops, current);
+    }
+    fail(rr, text, why ? why : "failed");
+    return SRC_FAILED;
+}
+
+static int under_root(const char *path, const char *root)
+{
+    apr_size_t n = strlen(root);
+
+    if (n == 1 && root[0] == '/') {
+        return path[0] == '/' && path[1] != '\0';
+    }
+    return strncmp(path, root, n) == 0 && path[n] == '/';
+}
+
+/* Content-Type (and encoding, languages) as mod_mime gives them. */
+static void file_type(request_rec *r, const char *path)
+{
+    request_rec *sub = ap_sub_req_lookup_file(path, r, NULL);
+
+    if (sub->content_type == NULL) {
+        /* An access check stopped the lookup before the type checkers;
+         * ReproxyFileRoot is what authorizes the file, so ask them. */
+        ap_run_type_checker(sub);
+    }
+    if (sub->content_type) {
+        set_type(r, apr_pstrdup(r->pool, sub->content_type), 1);
+    }
+    if (sub->content_encoding) {
+        r->content_encoding = apr_pstrdup(r->pool, sub->content_encoding);
+    }
+    if (sub->content_languages && sub->content_languages->nelts) {
+        r->content_languages = apr_array_copy(r->pool,
+                                              sub->content_languages);
+    }
+    ap_destroy_sub_req(sub);
+}
+
+/* Whether fd is the file at path: a symlink swapped into the path
+ * between realpath() and open() must not lead outside the root. */
+static int opened_as(apr_file_t *fd, const char *path)
+{
+#ifdef __linux__
+    apr_os_file_t os;
+    char link[64], target[PATH_MAX + 1];
+    ssize_t n;
+
+    if (apr_os_file_get(&os, fd) != APR_SUCCESS) {
+        return 0;
+    }
+    apr_snprintf(link, sizeof(link), "/proc/self/fd/%d", os);
+    n = readlink(link, target, sizeof(target) - 1);
+    if (n < 0) {
+        return 1;               /* no /proc: realpath() has to do */
+    }
+    target[n] = '\0';
+    return strcmp(target, path) == 0;
+#else
+    (void)fd;
+    (void)path;
+    return 1;
+#endif
+}
+
+/* Try X-Reproxy-File: serve it as the default handler would (sendfile,
+ * conditionals; Range by the BYTERANGE filter downstream). */
+static int try_file(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    conn_rec *c = r->connection;
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    apr_array_header_t *roots = rr->dc->roots;
+    const char *why = NULL;
+    char *resolved, *real = NULL;
+    apr_file_t *fd = NULL;
+    apr_finfo_t finfo;
+    apr_status_t rv;
+    int i, cond;
+
+    /* Step One: the real path, below a ReproxyFileRoot. */
+    if (rr->file[0] != '/') {
+        why = "not an absolute path";
+    }
+    else if ((resolved = realpath(rr->file, NULL)) == NULL) {
+        char buf[120];
+        why = apr_psprintf(r->pool, "cannot resolve it (%s)",
+                           apr_strerror(errno, buf, sizeof(buf)));
+    }
+    else {
+        real = apr_pstrdup(r->pool, resolved);
+        free(resolved);
+        for (i = 0; roots && i < roots->nelts; i++) {
+            if (under_root(real, APR_ARRAY_IDX(roots, i, const char *))) {
+                break;
+            }
+        }
+        if (roots == NULL || roots->nelts == 0) {
+            why = "no ReproxyFileRoot is configured here";
+        }
+        else if (i == roots->nelts) {
+            why = strcmp(real, rr->file) == 0
+                  ? "outside every ReproxyFileRoot"
+                  : apr_pstrcat(r->pool, "resolves to ", real,
+                                ", outside every ReproxyFileRoot", NULL);
+        }
+    }
+
+    /* Step Two: open it; a regular file only (checked before opening too:
+     * opening a FIFO would block). */
+    if (why == NULL) {
+        rv = apr_stat(&finfo, real, APR_FINFO_TYPE, r->pool);
+        if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
+            why = "not a regular file";
+        }
+    }
+    if (why == NULL) {
+        rv = apr_file_open(&fd, real, APR_FOPEN_READ | APR_FOPEN_BINARY
+#if APR_HAS_SENDFILE
+                           | AP_SENDFILE_ENABLED(core->enable_sendfile)
+#endif
+                           , 0, r->pool);
+        if (rv == APR_SUCCESS) {
+            rv = apr_file_info_get(&finfo, APR_FINFO_NORM, fd);
+        }
+        if (rv != APR_SUCCESS) {
+            char buf[120];
+            why = apr_psprintf(r->pool, "cannot open it (%s)",
+                               apr_strerror(rv, buf, sizeof(buf)));
+        }
+        else if (finfo.filetype != APR_REG) {
+            why = "not a regular file";
+        }
+        else if (!opened_as(fd, real)) {
+            why = "it was replaced while being opened";
+        }
+    }
+    if (why) {
+        if (fd) {
+            apr_file_close(fd);
+        }
+        fail(rr, rr->file, why);
+        return SRC_FAILED;
+    }
+    (void)core;
+
+    /* Step Three: the head, as the default handler makes it. */
+    reset_head(r, HTTP_OK);
+    r->filename = real;
+    r->finfo = finfo;
+    file_type(r, real);
+    r->mtime = 0;
+    ap_update_mtime(r, finfo.mtime);
+    ap_set_last_modified(r);
+    ap_set_etag_fd(r, fd);
+    ap_set_accept_ranges(r);
+    ap_set_content_length(r, finfo.size);
+    apply_preserved(rr);
+    if (rr->failures->nelts) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0203)
+                      "reproxy served by file %s after failed sources:%s",
+                      real, failures_text(rr));
+    }
+
+    /* Step Four: conditionals, then the body. */
+    cond = ap_meets_conditions(r);
+    if (cond != OK) {
+        apr_file_close(fd);
+        if (cond == HTTP_NOT_MODIFIED) {
+            r->status = HTTP_NOT_MODIFIED;
+            APR_BRIGADE_INSERT_TAIL(rr->bb, apr_bucket_eos_create(
+                                                c->bucket_alloc));
+            ap_pass_brigade(rr->f->next, rr->bb);
+            apr_brigade_cleanup(rr->bb);
+            return SRC_DONE;
+        }
+        send_error(rr, cond);
+        return SRC_DONE;
+    }
+    if (finfo.size > 0) {
+        apr_brigade_insert_file(rr->bb, fd, 0, finfo.size, r->pool);
+    }
+    APR_BRIGADE_INSERT_TAIL(rr->bb, apr_bucket_eos_create(c->bucket_alloc));
+    ap_pass_brigade(rr->f->next, rr->bb);
+    apr_brigade_cleanup(rr->bb);
+    return SRC_DONE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The filter                                                              */
+
+static int copy_field(void *rec, const char *key, const char *value)
+{
+    apr_table_addn((apr_table_t *)rec, key, value);
+    return 1;
+}
+
+/* The client's fields named by ReproxyForwardHeaders. */
+static void forward_fields(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    apr_array_header_t *names = rr->dc->forward;
+    const char *const *dflt = default_forward;
+    int i;
+
+    rr->fwd = apr_table_make(r->pool, 4);
+    for (i = 0; names ? i < names->nelts : dflt[i] != NULL; i++) {
+        const char *name = names ? APR_ARRAY_IDX(names, i, const char *)
+                                 : dflt[i];
+        if (in_list(name, never_forward) || apr_table_get(rr->fwd, name)) {
+            continue;
+        }
+        apr_table_do(copy_field, rr->fwd, r->headers_in, name, NULL);
+    }
+    rr->fwd_conditional = apr_table_get(rr->fwd, "If-None-Match") != NULL
+                       || apr_table_get(rr->fwd, "If-Modified-Since") != NULL;
+    rr->fwd_range = apr_table_get(rr->fwd, "Range") != NULL;
+}
+
+/* The original response asked for reproxying: produce exactly one
+ * response from its sources. */
+static apr_status_t reproxy(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    int i;
+
+    /* Step One: what to send with each fetch; what survives of the
+     * original. */
+    forward_fields(rr);
+    keep_preserved(rr);
+    if (rr->urls_dropped) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0207)
+                      H_URL " has more than %d URLs; %d ignored", MAX_URLS,
+                      rr->urls_dropped);
+    }
+
+    /* Step Two: X-Reproxy-File first, as perlbal does. */
+    if (rr->file) {
+        if (try_file(rr) == SRC_DONE) {
+            return APR_SUCCESS;
+        }
+    }
+
+    /* Step Three: each URL in turn. */
+    for (i = 0; i < rr->urls->nelts; i++) {
+        const char *url = APR_ARRAY_IDX(rr->urls, i, const char *);
+        if (!fetch_ready) {
+            fail(rr, url, "mod_revproxy is not loaded");
+            continue;
+        }
+        if (try_url(rr, url) == SRC_DONE) {
+            return APR_SUCCESS;
+        }
+    }
+
+    /* Step Four: nothing worked. */
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, REPROXYLOGNO(0200)
+                  "reproxy of %s failed, answered 502; every source "
+                  "failed:%s", r->uri, failures_text(rr));
+    return send_error(rr, HTTP_BAD_GATEWAY);
+}
+
+static apr_status_t reproxy_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    reproxy_ctx *ctx = f->ctx;
+    reproxy_run *rr;
+    apr_status_t rv;
+
+    if (ctx == NULL) {
+        ctx = f->ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+        ctx->state = ST_DECIDE;
+    }
+    if (ctx->state == ST_SINK) {
+        /* Everything of the original after the first brigade, its EOS
+         * included: the client gets one response, ours. */
+        apr_brigade_cleanup(bb);
+        return r->connection->aborted ? APR_ECONNABORTED : APR_SUCCESS;
+    }
+
+    /* The first brigade: the head is complete, decide now. */
+    rr = apr_pcalloc(r->pool, sizeof(*rr));
+    rr->r = r;
+    rr->f = f;
+    rr->dc = ap_get_module_config(r->per_dir_config, &reproxy_filter_module);
+    rr->urls = apr_array_make(r->pool, 4, sizeof(const char *));
+    rr->failures = apr_array_make(r->pool, 4, sizeof(const char *));
+    rr->expected = -1;
+    if (ap_is_HTTP_SUCCESS(r->status)) {
+        const char *size = first_value(r, H_EXPECTED);
+        rr->file = first_value(r, H_FILE);
+        collect_urls(rr);
+        if (size && !parse_size(size, &rr->expected)) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0208)
+                          "ignoring invalid " H_EXPECTED " '%s'", size);
+            rr->expected = -1;
+        }
+    }
+    /* Never to the client, whatever happens next. */
+    strip_reserved(r->headers_out);
+    strip_reserved(r->err_headers_out);
+
+    if (rr->file == NULL && rr->urls->nelts == 0) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+
+    /* Triggered: the original body is dropped, now and later. */
+    ctx->state = ST_SINK;
+    apr_brigade_cleanup(bb);
+    rr->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    rv = reproxy(rr);
+    apr_brigade_destroy(rr->bb);
+    return rv;
+}
+
+/* Error responses (ap_die) skip the content filters: they only need the
+ * X-Reproxy-* fields removed. */
+static apr_status_t reproxy_error_filter(ap_filter_t *f,
+                                         apr_bucket_brigade *bb)
+{
+    strip_reserved(f->r->headers_out);
+    strip_reserved(f->r->err_headers_out);
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hooks                                                                   */
+
+static reproxy_dir_conf *dir_conf(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &reproxy_filter_module);
+}
+
+/* A client cannot claim capabilities for us. */
+static int reproxy_post_read_request(request_rec *r)
+{
+    apr_table_unset(r->headers_in, CAPABILITIES);
+    return DECLINED;
+}
+
+/* Once the per-directory configuration is known (after an internal
+ * redirect too), tell the handler, whatever it is, what we can do. */
+static int reproxy_header_parser(request_rec *r)
+{
+    apr_table_unset(r->headers_in, CAPABILITIES);
+    if (dir_conf(r)->allow == 1 && fetch_ready) {
+        apr_table_setn(r->headers_in, CAPABILITIES, CAPABILITY_VALUE);
+    }
+    return DECLINED;
+}
+
+static void reproxy_insert_filter(request_rec *r)
+{
+    if (r->main == NULL && dir_conf(r)->allow == 1) {
+        ap_add_output_filter_handle(reproxy_filter_handle, NULL, r,
+                                    r->connection);
+    }
+}
+
+static void reproxy_insert_error_filter(request_rec *r)
+{
+    if (r->main == NULL && dir_conf(r)->allow == 1) {
+        ap_add_output_filter(FILTER_NAME "_ERROR", NULL, r, r->connection);
+    }
+}
+
+static void retrieve_fetch_fns(void)
+{
+    APR_OPTIONAL_FN_TYPE(revproxy_api_version) *version =
+        APR_RETRIEVE_OPTIONAL_FN(revproxy_api_version);
+
+    fetch_open = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_open);
+    fetch_read = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_read);
+    fetch_close = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_close);
+    fetch_ready = version && version() >= REVPROXY_API_VERSION
+                  && fetch_open && fetch_read && fetch_close;
+}
+
+static void reproxy_optional_fn_retrieve(void)
+{
+    retrieve_fetch_fns();
+}
+
+static int reproxy_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    allow_on_at = NULL;
+    return OK;
+}
+
+/* AllowReproxy On needs mod_revproxy's client: fail the config test. */
+static int reproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    retrieve_fetch_fns();
+    if (allow_on_at && !fetch_ready) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, REPROXYLOGNO(0210)
+                     "AllowReproxy On (%s) needs mod_revproxy, which is not "
+                     "loaded (or is older than this module): add "
+                     "\"LoadModule revproxy_module modules/mod_revproxy.so\"",
+                     allow_on_at);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Configuration                                                           */
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    reproxy_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    (void)dir;
+    dc->allow = UNSET;
+    dc->max_redirects = UNSET;
+    dc->timeout = UNSET;
+    return dc;
+}
+
+/* An inner section inherits what it does not set; a list it sets
+ * replaces the inherited one. */
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    reproxy_dir_conf *base = basev, *add = addv;
+    reproxy_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->allow = add->allow != UNSET ? add->allow : base->allow;
+    dc->preserve = add->preserve ? add->preserve : base->preserve;
+    dc->allow_re = add->allow_re ? add->allow_re : base->allow_re;
+    dc->max_redirects = add->max_redirects != UNSET ? add->max_redirects
+                                                    : base->max_redirects;
+    dc->forward = add->forward ? add->forward : base->forward;
+    dc->timeout = add->timeout != UNSET ? add->timeout : base->timeout;
+    dc->roots = add->roots ? add->roots : base->roots;
+    return dc;
+}
+
+static int in_htaccess(cmd_parms *cmd)
+{
+    return cmd->pool == cmd->temp_pool;
+}
+
+static const char *set_allow(cmd_parms *cmd, void *dv, int flag)
+{
+    reproxy_dir_conf *dc = dv;
+
+    dc->allow = flag;
+    if (flag && allow_on_at == NULL && !in_htaccess(cmd)) {
+        allow_on_at = cmd->directive
+                      ? apr_psprintf(cmd->pool, "%s:%d",
+                                     cmd->directive->filename,
+                                     cmd->directive->line_num)
+                      : "?";
+    }
+    return NULL;
+}
+
+static int token_ok(const char *s)
+{
+    if (*s == '\0') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *add_preserve(cmd_parms *cmd, void *dv, const char *name)
+{
+    reproxy_dir_conf *dc = dv;
+
+    if (!token_ok(name)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a header name",
+                            cmd->cmd->name, name);
+    }
+    if (is_reserved(name) || in_list(name, never_preserve)) {
+        return apr_psprintf(cmd->pool, "%s: %s cannot be preserved (it "
+                            "describes the original message or is ours)",
+                            cmd->cmd->name, name);
+    }
+    if (dc->preserve == NULL) {
+        dc->preserve = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    *(const char **)apr_array_push(dc->preserve) = name;
+    return NULL;
+}
+
+static const char *add_allow_re(cmd_parms *cmd, void *dv, const char *re)
+{
+    reproxy_dir_conf *dc = dv;
+    ap_regex_t *compiled = ap_pregcomp(cmd->pool, re, 0);
+
+    if (compiled == NULL) {
+        return apr_psprintf(cmd->pool, "%s: cannot compile regular "
+                            "expression '%s'", cmd->cmd->name, re);
+    }
+    if (dc->allow_re == NULL) {
+        dc->allow_re = apr_array_make(cmd->pool, 4, sizeof(ap_regex_t *));
+    }
+    *(ap_regex_t **)apr_array_push(dc->allow_re) = compiled;
+    return NULL;
+}
+
+static const char *set_max_redirects(cmd_parms *cmd, void *dv,
+                                     const char *arg)
+{
+    reproxy_dir_conf *dc = dv;
+    const char *s = arg;
+    int n = 0;
+
+    for (; *s; s++) {
+        if (!apr_isdigit(*s) || n > MAX_REDIRECTS_LIMIT) {
+            break;
+        }
+        n = n * 10 + (*s - '0');
+    }
+    if (*arg == '\0' || *s || n > MAX_REDIRECTS_LIMIT) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 0 to "
+                            "%d", cmd->cmd->name, arg, MAX_REDIRECTS_LIMIT);
+    }
+    dc->max_redirects = n;
+    return NULL;
+}
+
+static const char *add_forward(cmd_parms *cmd, void *dv, const char *name)
+{
+    reproxy_dir_conf *dc = dv;
+
+    /* Repeated directives add; "none" alone means no field at all. */
+    if (dc->forward == NULL) {
+        dc->forward = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    if (strcasecmp(name, "none") == 0) {
+        if (dc->forward->nelts) {
+            return apr_psprintf(cmd->pool, "%s: 'none' cannot be combined "
+                                "with header names", cmd->cmd->name);
+        }
+        return NULL;
+    }
+    if (!token_ok(name)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a header name",
+                            cmd->cmd->name, name);
+    }
+    if (in_list(name, never_forward)) {
+        return apr_psprintf(cmd->pool, "%s: %s is never forwarded",
+                            cmd->cmd->name, name);
+    }
+    *(const char **)apr_array_push(dc->forward) = name;
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dv, const char *arg)
+{
+    reproxy_dir_conf *dc = dv;
+    apr_interval_time_t t;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t <= 0) {
+        return apr_psprintf(cmd->pool, "%s: invalid duration '%s' (a number "
+                            "with an optional unit: 250ms, 2s, 1m)",
+                            cmd->cmd->name, arg);
+    }
+    dc->timeout = t;
+    return NULL;
+}
+
+static const char *add_root(cmd_parms *cmd, void *dv, const char *arg)
+{
+    reproxy_dir_conf *dc = dv;
+    const char *path = ap_server_root_relative(cmd->temp_pool, arg);
+    char *resolved;
+    const char *root;
+    apr_finfo_t fi;
+
+    if (path == NULL || (resolved = realpath(path, NULL)) == NULL) {
+        char buf[120];
+        return apr_psprintf(cmd->pool, "%s: cannot resolve '%s' (%s)",
+                            cmd->cmd->name, arg,
+                            apr_strerror(errno, buf, sizeof(buf)));
+    }
+    root = apr_pstrdup(cmd->pool, resolved);
+    free(resolved);
+    if (apr_stat(&fi, root, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a directory",
+                            cmd->cmd->name, arg);
+    }
+    /* A .htaccess file may only open up its own tree. */
+    if (in_htaccess(cmd)) {
+        char *own = cmd->path ? realpath(cmd->path, NULL) : NULL;
+        int ok = own && (strcmp(root, own) == 0 || under_root(root, own));
+        free(own);
+        if (!ok) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not below the "
+                                "directory of this .htaccess file",
+                                cmd->cmd->name, arg);
+        }
+    }
+    if (dc->roots == NULL) {
+        dc->roots = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    *(const char **)apr_array_push(dc->roots) = root;
+    return NULL;
+}
+
+static void reproxy_register_hooks(apr_pool_t *p)
+{
+    /* After mod_headers has put its filter in: "Header set X-Reproxy-Url"
+     * on a static file must be seen by ours. */
+    static const char *const after_headers[] = { "mod_headers.c", NULL };
+
+    (void)p;
+    reproxy_filter_handle = ap_register_output_filter(FILTER_NAME,
+                                                      reproxy_out_filter,
+                                                      NULL,
+                                                      AP_FTYPE_CONTENT_SET);
+    ap_register_output_filter(FILTER_NAME "_ERROR", reproxy_error_filter,
+                              NULL, AP_FTYPE_CONTENT_SET);
+    ap_hook_post_read_request(reproxy_post_read_request, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_header_parser(reproxy_header_parser, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_insert_filter(reproxy_insert_filter, after_headers, NULL,
+                          APR_HOOK_LAST);
+    ap_hook_insert_error_filter(reproxy_insert_error_filter, after_headers,
+                                NULL, APR_HOOK_LAST);
+    ap_hook_pre_config(reproxy_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(reproxy_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_optional_fn_retrieve(reproxy_optional_fn_retrieve, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
+}
+
+static const command_rec reproxy_cmds[] = {
+    AP_INIT_FLAG("AllowReproxy", set_allow, NULL, OR_FILEINFO,
+                 "On|Off: replace responses carrying X-Reproxy-Url or "
+                 "X-Reproxy-File by what they point to (Off)"),
+    AP_INIT_ITERATE("PreserveHeaders", add_preserve, NULL, OR_FILEINFO,
+                    "NAME [NAME ...]: headers of the original response that "
+                    "replace the reproxied one's"),
+    AP_INIT_TAKE1("ReproxyAllow", add_allow_re, NULL, OR_FILEINFO,
+                  "REGEX: reproxy URLs (and redirect hops) must match one "
+                  "of these (repeatable)"),
+    AP_INIT_TAKE1("ReproxyMaxRedirects", set_max_redirects, NULL,
+                  OR_FILEINFO, "N: redirects followed per reproxy URL (5)"),
+    AP_INIT_ITERATE("ReproxyForwardHeaders", add_forward, NULL, OR_FILEINFO,
+                    "NAME [NAME ...] | none: client headers sent with each "
+                    "fetch (Range If-Range If-Modified-Since If-None-Match)"),
+    AP_INIT_TAKE1("ReproxyTimeout", set_timeout, NULL, OR_FILEINFO,
+                  "D: connect limit and limit for each wait, per fetch "
+                  "(30s)"),
+    AP_INIT_TAKE1("ReproxyFileRoot", add_root, NULL, OR_FILEINFO,
+                  "DIR: X-Reproxy-File may serve files below DIR "
+                  "(repeatable)"),
+    { NULL }
+};
 
 AP_DECLARE_MODULE(reproxy_filter) = {
     STANDARD20_MODULE_STUFF,
-    NULL, NULL, NULL, NULL, NULL,
-    register_hooks,
+    create_dir_conf,
+    merge_dir_conf,
+    NULL,                       /* create per-server config */
+    NULL,                       /* merge per-server config */
+    reproxy_cmds,
+    reproxy_register_hooks,
     AP_MODULE_FLAG_NONE
 };

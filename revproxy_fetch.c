@@ -1,9 +1,261 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 
-/* The optional functions of mod_revproxy.h (implemented with issue 4). */
+/*
+ * The optional functions of mod_revproxy.h: one GET or HEAD of an
+ * absolute http(s) URL on behalf of a request, with the upstream client
+ * of revproxy_upstream.c (keep-alive pool, TLS, timeouts, the response
+ * parser).  mod_reproxy_filter fetches its X-Reproxy-Url sources here.
+ *
+ * The URL is checked strictly before anything is sent: http or https, a
+ * host of letters, digits, '-' and '.' (or an IP literal), a port 1-65535,
+ * no user info; bytes no request target may hold are percent-encoded.
+ */
 
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_uri.h"
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "mod_revproxy.h"
 #include "revproxy_private.h"
+#include "revproxy_upstream.h"
 
+struct revproxy_fetch {
+    revproxy_exchange x;
+    const char *url;
+    const char *why;            /* the failure, or NULL */
+    int closed;
+};
+
+/* A host name (letters, digits, '-', '.'), an IPv4 literal, or an IPv6
+ * literal (apr_uri_parse has removed its brackets). */
+static int host_ok(const char *h, int *v6)
+{
+    const char *s;
+    int colons = 0;
+
+    *v6 = 0;
+    if (h == NULL || *h == '\0' || strlen(h) > 255) {
+        return 0;
+    }
+    for (s = h; *s; s++) {
+        if (*s == ':') {
+            colons++;
+        }
+    }
+    if (colons) {
+        if (colons < 2) {
+            return 0;
+        }
+        for (s = h; *s; s++) {
+            if (!apr_isxdigit(*s) && *s != ':' && *s != '.') {
+                return 0;
+            }
+        }
+        *v6 = 1;
+        return 1;
+    }
+    if (h[0] == '.' || h[0] == '-') {
+        return 0;
+    }
+    for (s = h; *s; s++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '.') {
+            return 0;
+        }
+        if (s[0] == '.' && s[1] == '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int port_ok(const char *s, apr_port_t *port)
+{
+    long v = 0;
+    int n = 0;
+
+    for (; *s; s++, n++) {
+        if (!apr_isdigit(*s) || n >= 5) {
+            return 0;
+        }
+        v = v * 10 + (*s - '0');
+    }
+    if (n == 0 || v < 1 || v > 65535) {
+        return 0;
+    }
+    *port = (apr_port_t)v;
+    return 1;
+}
+
+/* Percent-encode what may never appear in a request target. */
+static const char *target_part(apr_pool_t *p, const char *s)
+{
+    apr_size_t len = strlen(s);
+    char *out = apr_palloc(p, 3 * len + 1);
+
+    out[revproxy_url_encode(out, s, len, 'r')] = '\0';
+    return out;
+}
+
+/* Fill x->addr, x->path and the Host field from url. */
+static const char *parse_url(request_rec *r, const char *url,
+                             revproxy_exchange *x, const char **hostport)
+{
+    revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &revproxy_module);
+    apr_uri_t u;
+    int v6;
+    apr_port_t dflt;
+
+    if (apr_uri_parse(r->pool, url, &u) != APR_SUCCESS || !u.scheme
+        || !u.hostinfo) {
+        return "not an absolute URL";
+    }
+    if (strcasecmp(u.scheme, "http") == 0) {
+        x->addr.https = 0;
+        dflt = 80;
+    }
+    else if (strcasecmp(u.scheme, "https") == 0) {
+        x->addr.https = 1;
+        dflt = 443;
+    }
+    else {
+        return "not an http or https URL";
+    }
+    if (u.user || u.password) {
+        return "user info in the URL is not allowed";
+    }
+    if (!host_ok(u.hostname, &v6)) {
+        return "invalid host";
+    }
+    x->addr.port = dflt;
+    if (u.port_str && *u.port_str && !port_ok(u.port_str, &x->addr.port)) {
+        return "invalid port";
+    }
+    x->addr.host = apr_pstrdup(r->pool, u.hostname);
+    ap_str_tolower((char *)x->addr.host);
+    if (v6) {
+        x->addr.host = apr_pstrcat(r->pool, "[", x->addr.host, "]", NULL);
+    }
+    if (x->addr.https) {
+        if (sc->tls == NULL) {
+            return "no TLS configuration for HTTPS";
+        }
+        x->addr.tls = sc->tls;
+        x->addr.tls_verify = sc->tls_verify != REVPROXY_UNSET
+                             ? sc->tls_verify : 1;
+    }
+    x->path = apr_pstrcat(r->pool,
+                          target_part(r->pool, (u.path && *u.path)
+                                               ? u.path : "/"),
+                          u.query ? "?" : "",
+                          u.query ? target_part(r->pool, u.query) : "",
+                          NULL);
+    if (x->path[0] != '/') {
+        x->path = apr_pstrcat(r->pool, "/", x->path, NULL);
+    }
+    *hostport = (x->addr.port == dflt)
+                ? x->addr.host
+                : apr_psprintf(r->pool, "%s:%u", x->addr.host,
+                               (unsigned)x->addr.port);
+    return NULL;
+}
+
+static const char *describe(revproxy_exchange *x, const char *what)
+{
+    char buf[120];
+
+    if (x->rv != APR_SUCCESS && x->rv != APR_EGENERAL && x->rv != APR_EOF
+        && !APR_STATUS_IS_TIMEUP(x->rv)) {
+        return apr_psprintf(x->p, "%s (%s)", what ? what : "failed",
+                            apr_strerror(x->rv, buf, sizeof(buf)));
+    }
+    return what ? what : "failed";
+}
+
+static int revproxy_api_version(void)
+{
+    return REVPROXY_API_VERSION;
+}
+
+static apr_status_t revproxy_fetch_open(request_rec *r, const char *url,
+                                        const revproxy_fetch_opts *opts,
+                                        revproxy_fetch **out, int *status,
+                                        apr_table_t **headers,
+                                        const char **why)
+{
+    revproxy_fetch *f = apr_pcalloc(r->pool, sizeof(*f));
+    revproxy_exchange *x = &f->x;
+    apr_table_t *extra = apr_table_make(r->pool, 1);
+    const char *hostport = NULL, *err;
+    apr_interval_time_t t;
+    int rc;
+
+    *out = NULL;
+    *why = NULL;
+    revproxy_x_init(x, r);
+    f->url = url;
+    err = parse_url(r, url, x, &hostport);
+    if (err) {
+        *why = err;
+        return APR_EINVAL;
+    }
+    x->method = (opts && opts->method && strcmp(opts->method, "HEAD") == 0)
+                ? "HEAD" : "GET";
+    x->head_request = (x->method[0] == 'H');
+    x->headers = opts ? opts->headers : NULL;
+    apr_table_setn(extra, "Host", hostport);
+    x->extra = extra;
+    x->send_body = 0;
+    t = (opts && opts->timeout > 0) ? opts->timeout : r->server->timeout;
+    x->connect_timeout = x->timeout = x->send_timeout = t;
+
+    rc = revproxy_x_start(x);
+    if (rc != OK) {
+        *why = describe(x, x->why);
+        revproxy_x_finish(x);
+        return x->rv != APR_SUCCESS ? x->rv : APR_EGENERAL;
+    }
+    *status = x->status;
+    *headers = x->resp_headers;
+    *out = f;
+    return APR_SUCCESS;
+}
+
+static apr_status_t revproxy_fetch_read(revproxy_fetch *f,
+                                        apr_bucket_brigade *bb, int nonblock)
+{
+    apr_status_t rv;
+
+    if (f->why || f->closed) {
+        return APR_EGENERAL;
+    }
+    rv = revproxy_x_read(&f->x, bb, nonblock);
+    if (rv != APR_SUCCESS && rv != APR_EOF && !APR_STATUS_IS_EAGAIN(rv)) {
+        f->why = describe(&f->x, f->x.why);
+        f->x.reusable = 0;
+    }
+    return rv;
+}
+
+static const char *revproxy_fetch_close(revproxy_fetch *f)
+{
+    if (f && !f->closed) {
+        f->closed = 1;
+        revproxy_x_finish(&f->x);
+    }
+    return f ? f->why : NULL;
+}
+
+/* The functions are static: other modules reach them by name only. */
 void revproxy_fetch_register(void)
 {
+    APR_REGISTER_OPTIONAL_FN(revproxy_api_version);
+    APR_REGISTER_OPTIONAL_FN(revproxy_fetch_open);
+    APR_REGISTER_OPTIONAL_FN(revproxy_fetch_read);
+    APR_REGISTER_OPTIONAL_FN(revproxy_fetch_close);
 }

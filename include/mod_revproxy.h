@@ -49,8 +49,8 @@ APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_open,
 /* Append the next piece of the body to bb (bucket memory of
  * r->connection, no copy).  nonblock: APR_EAGAIN when nothing is ready.
  * APR_EOF when the body is complete (bb may hold its last data); any
- * other status is a failure (*why set by revproxy_fetch_open's why
- * pointer is not touched; use revproxy_fetch_error). */
+ * other status is a failure, and revproxy_fetch_close returns its text.
+ * Without nonblock, each wait is bounded by opts->timeout. */
 APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_read,
                         (revproxy_fetch *f, apr_bucket_brigade *bb,
                          int nonblock));

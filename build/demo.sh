@@ -69,7 +69,7 @@ if [ "$(id -u)" -eq 0 ]; then
 Group www-data"
 fi
 
-# ---- the configuration (directives as in /work/shared/interface.md) -------
+# ---- the configuration (directives as in the README) ---------------------
 cat > "$d/httpd.conf" <<EOF
 ServerRoot "$d"
 ServerName 127.0.0.1

@@ -394,7 +394,37 @@ int revproxy_h1_head_feed(revproxy_h1_head *h, const char *in, size_t len,
         return h->state == HS_DONE ? REVPROXY_H1_DONE : REVPROXY_H1_ERROR;
     }
     while (i < len) {
-        char c = in[i++];
+        char c;
+
+        /* Fast path: the run of ordinary bytes up to the next CR or LF
+         * goes into the line in one copy (same outcome as byte by byte). */
+        if (h->state == HS_STATUS || h->state == HS_FIELD) {
+            const char *s = in + i, *stop, *cr;
+            size_t run;
+
+            stop = memchr(s, '\n', len - i);
+            if (stop == NULL) {
+                stop = in + len;
+            }
+            cr = memchr(s, '\r', (size_t)(stop - s));
+            if (cr != NULL) {
+                stop = cr;
+            }
+            run = (size_t)(stop - s);
+            if (run > 0) {
+                if (run > h->max_line - h->len) {
+                    *consumed = i + (h->max_line - h->len) + 1;
+                    return head_fail(h, "header line too long");
+                }
+                memcpy(h->line + h->len, s, run);
+                h->len += run;
+                i += run;
+                if (i == len) {
+                    break;
+                }
+            }
+        }
+        c = in[i++];
 
         if (h->state == HS_STATUS_CR || h->state == HS_FIELD_CR) {
             h->state = (h->state == HS_STATUS_CR) ? HS_STATUS : HS_FIELD;

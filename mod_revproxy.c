@@ -30,6 +30,8 @@
 #include "revproxy_upstream.h"
 #include "revproxy_tls.h"
 #include "revproxy_tunnel.h"
+#include "revproxy_backend.h"
+#include "revproxy_status.h"
 
 module AP_MODULE_DECLARE_DATA revproxy_module;
 
@@ -338,6 +340,8 @@ static int revproxy_handler(request_rec *r)
                                             &revproxy_module);
     revproxy_server_conf *sc;
     const revproxy_rule *rule;
+    const revproxy_group *group = NULL;
+    revproxy_pick chosen = { NULL, NULL, 0, 0 };
     revproxy_exchange x;
     int status, forwarded;
 
@@ -347,7 +351,14 @@ static int revproxy_handler(request_rec *r)
     rule = rq->rule;
     sc = ap_get_module_config(r->server->module_config, &revproxy_module);
 
-    /* Step One: where to, and how long to wait. */
+    /* Step One: where to, and how long to wait.  A backend:// group picks
+     * its member (address, base path, limits) in Step Three. */
+    if (rq->target.scheme == REVPROXY_SCHEME_BACKEND) {
+        group = revproxy_backend_find(sc->groups, rq->target.host);
+        if (group == NULL) {    /* check_config makes sure it is there */
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
     revproxy_x_init(&x, r);
     x.addr.https = (rq->target.scheme == REVPROXY_SCHEME_HTTPS);
     x.addr.host = rq->target.host;
@@ -373,13 +384,21 @@ static int revproxy_handler(request_rec *r)
                   || apr_table_get(r->headers_in, "Content-Length") != NULL;
     x.upgrade = wants_upgrade(r, rule);
 
-    /* Step Three: exchange with the backend up to the response head. */
-    status = revproxy_x_start(&x);
-    if (status != OK) {
-        if (x.fail != REVPROXY_FAIL_CLIENT) {
+    /* Step Three: exchange with the backend up to the response head; a
+     * group fails over to its next member when that is safe, and logs
+     * its own failures (503 with Retry-After when every member is down). */
+    if (group) {
+        status = revproxy_backend_start(&x, group, rule, &chosen);
+    }
+    else {
+        status = revproxy_x_start(&x);
+        if (status != OK && x.fail != REVPROXY_FAIL_CLIENT) {
             log_failure(r, rule, &x, status);
         }
+    }
+    if (status != OK) {
         revproxy_x_finish(&x);
+        revproxy_status_request(&x, rule, &chosen, status);
         return status;
     }
 
@@ -400,8 +419,10 @@ static int revproxy_handler(request_rec *r)
         }
     }
 
-    /* Step Six: the connection goes back to the pool, or is closed. */
+    /* Step Six: the connection goes back to the pool, or is closed; the
+     * counters of the rule and the member. */
     revproxy_x_finish(&x);
+    revproxy_status_request(&x, rule, &chosen, OK);
     return OK;
 }
 
@@ -416,7 +437,8 @@ static void revproxy_child_init(apr_pool_t *p, server_rec *s)
 }
 
 /* Cross-directive checks, before "Syntax OK": every backend:// names a
- * group that exists. */
+ * group visible from the server that uses it (its own groups, then the
+ * main server's). */
 static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                  apr_pool_t *ptemp, server_rec *s)
 {
@@ -432,10 +454,11 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                                       revproxy_rule *);
             const char *name = rule->dest ? revproxy_dest_backend(rule->dest)
                                           : NULL;
-            if (name) {
+            if (name && !revproxy_backend_find(sc->groups, name)) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0006)
                              "%s \"%s\" (%s): backend://%s: no "
-                             "RevProxyBackend %s is defined",
+                             "RevProxyBackend %s is defined in this server "
+                             "(or, for a virtual host, the main server)",
                              rule->directive, rule->pattern, rule->where,
                              name, name);
                 return HTTP_INTERNAL_SERVER_ERROR;
@@ -474,6 +497,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 
     (void)s;
     sc->rules = apr_array_make(p, 4, sizeof(revproxy_rule *));
+    sc->groups = apr_array_make(p, 2, sizeof(revproxy_group *));
     sc->connect_timeout = REVPROXY_UNSET;
     sc->timeout = REVPROXY_UNSET;
     sc->add_forwarded = REVPROXY_UNSET;
@@ -488,6 +512,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
     /* A virtual host tries its own rules, then the main server's. */
     sc->rules = apr_array_append(p, add->rules, base->rules);
+    /* And its own groups, then the main server's. */
+    sc->groups = apr_array_append(p, add->groups, base->groups);
     sc->connect_timeout = add->connect_timeout != REVPROXY_UNSET
                           ? add->connect_timeout : base->connect_timeout;
     sc->timeout = add->timeout != REVPROXY_UNSET ? add->timeout
@@ -531,8 +557,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 static const char *parse_duration(cmd_parms *cmd, const char *what,
                                   const char *arg, apr_interval_time_t *out)
 {
-    if (ap_timeout_parameter_parse(arg, out, "s") != APR_SUCCESS
-        || *out < 0) {
+    if (revproxy_duration_parse(arg, out) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: invalid duration '%s' for %s "
                             "(a number with an optional unit: 250ms, 2s, 1m)",
                             cmd->cmd->name, arg, what);
@@ -750,6 +775,13 @@ static const char *set_tls_client_cert(cmd_parms *cmd, void *d,
     return NULL;
 }
 
+static const char *add_backend(cmd_parms *cmd, void *d, int argc,
+                               char *const argv[])
+{
+    (void)d;
+    return revproxy_backend_parse(cmd, server_conf(cmd)->groups, argc, argv);
+}
+
 static const char *add_rewrite(cmd_parms *cmd, void *dv, const char *header,
                                const char *regex, const char *repl)
 {
@@ -793,6 +825,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(revproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(revproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     revproxy_fetch_register();
+    revproxy_backend_register();
+    revproxy_status_register();
 }
 
 static const command_rec revproxy_cmds[] = {
@@ -802,6 +836,9 @@ static const command_rec revproxy_cmds[] = {
     AP_INIT_TAKE_ARGV("RevProxyPassFullURL", add_rule, "full", RSRC_CONF,
                       "REGEX DEST [option ...]: like RevProxyPass, matched "
                       "against SCHEME://HOST:PORT/PATH[?QUERY]"),
+    AP_INIT_TAKE_ARGV("RevProxyBackend", add_backend, NULL, RSRC_CONF,
+                      "NAME URL [URL ...] [option ...]: a group of backends "
+                      "for backend://NAME/PATH destinations"),
     AP_INIT_TAKE1("RevProxyConnectTimeout", set_connect_timeout, NULL,
                   RSRC_CONF, "limit for connecting to a backend (5s)"),
     AP_INIT_TAKE1("RevProxyTimeout", set_timeout, NULL, RSRC_CONF,

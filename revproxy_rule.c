@@ -12,6 +12,7 @@
  * or inject a header.
  */
 
+#include <errno.h>
 #include <string.h>
 
 #include "apr_strings.h"
@@ -610,4 +611,41 @@ const char *revproxy_subst_expand(apr_pool_t *p, const revproxy_subst *sb,
     }
     buf[o] = '\0';
     return buf;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Configuration values                                                    */
+
+/* "250ms", "2s", "1m", "1h" or a bare number of seconds (the contract's
+ * durations; httpd's ap_timeout_parameter_parse spells minutes "mi"). */
+apr_status_t revproxy_duration_parse(const char *s, apr_interval_time_t *out)
+{
+    char *end;
+    apr_int64_t n;
+
+    if (!apr_isdigit(*s)) {
+        return APR_EINVAL;
+    }
+    errno = 0;
+    n = apr_strtoi64(s, &end, 10);
+    if (errno == ERANGE || n > APR_INT64_C(100000000)) {
+        return APR_EINVAL;
+    }
+    if (strcasecmp(end, "ms") == 0) {
+        *out = apr_time_from_msec(n);
+    }
+    else if (*end == '\0' || strcasecmp(end, "s") == 0) {
+        *out = apr_time_from_sec(n);
+    }
+    else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "min") == 0
+             || strcasecmp(end, "mi") == 0) {
+        *out = apr_time_from_sec(n * 60);
+    }
+    else if (strcasecmp(end, "h") == 0) {
+        *out = apr_time_from_sec(n * 3600);
+    }
+    else {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }

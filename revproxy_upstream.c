@@ -88,6 +88,34 @@ static int has_token(const char *value, const char *token)
     return 0;
 }
 
+/* Whether the comma list value holds no token but a and b. */
+static int only_tokens(const char *value, const char *a, const char *b)
+{
+    const char *s = value;
+
+    while (*s) {
+        const char *e;
+        apr_size_t n;
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            s++;
+        }
+        e = s;
+        while (*e && *e != ',') {
+            e++;
+        }
+        n = (apr_size_t)(e - s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+            n--;
+        }
+        if (n > 0 && !(n == strlen(a) && strncasecmp(s, a, n) == 0)
+            && !(n == strlen(b) && strncasecmp(s, b, n) == 0)) {
+            return 0;
+        }
+        s = e;
+    }
+    return 1;
+}
+
 /* Whether name is listed in any Connection field of t. */
 static int named_by_connection(const apr_array_header_t *conn_values,
                                const char *name)
@@ -184,7 +212,7 @@ static char *build_head(revproxy_exchange *x, const char *framing,
     const apr_table_entry_t *e;
     apr_array_header_t *conn = NULL;
     struct iovec parts[3 * 128 + 16];
-    apr_size_t np = 0, total = 0, i, k;
+    apr_size_t np = 0, total = 0, i;
     char *buf, *o;
     int pass, j;
 
@@ -259,9 +287,8 @@ static char *build_head(revproxy_exchange *x, const char *framing,
     }
     o = buf = apr_palloc(x->p, total + 1);
     for (i = 0; i < np; i++) {
-        for (k = 0; k < parts[i].iov_len; k++) {
-            *o++ = ((const char *)parts[i].iov_base)[k];
-        }
+        memcpy(o, parts[i].iov_base, parts[i].iov_len);
+        o += parts[i].iov_len;
     }
     *o = '\0';
     *len = total;
@@ -485,7 +512,42 @@ static int on_header(void *baton, const char *name, size_t nlen,
                      const char *value, size_t vlen)
 {
     revproxy_exchange *x = baton;
+    char *v;
 
+    /* Hop-by-hop fields that are always dropped never enter the table;
+     * Connection and Upgrade do when they need the full strip (a token
+     * naming other fields, or a tunnel). */
+    switch (nlen) {
+    case 2:
+    case 7:
+    case 10:
+    case 16:
+    case 17:
+        if (strncasecmp(name, "TE", nlen) == 0 && nlen == 2) {
+            return 0;
+        }
+        if ((nlen == 7 && strncasecmp(name, "Trailer", 7) == 0)
+            || (nlen == 10 && strncasecmp(name, "Keep-Alive", 10) == 0)
+            || (nlen == 16 && strncasecmp(name, "Proxy-Connection", 16) == 0)
+            || (nlen == 17
+                && strncasecmp(name, "Transfer-Encoding", 17) == 0)) {
+            return 0;
+        }
+        if (nlen == 7 && strncasecmp(name, "Upgrade", 7) == 0) {
+            x->hop_named = 1;
+        }
+        else if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
+            v = apr_pstrmemdup(x->p, value, vlen);
+            if (!only_tokens(v, "close", "keep-alive")) {
+                x->hop_named = 1;
+                apr_table_addn(x->resp_headers, "Connection", v);
+            }
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
     apr_table_addn(x->resp_headers, apr_pstrmemdup(x->p, name, nlen),
                    apr_pstrmemdup(x->p, value, vlen));
     return 0;
@@ -546,7 +608,18 @@ static int read_head(revproxy_exchange *x, int *got_byte)
 
     *got_byte = 0;
     x->resp_headers = apr_table_make(x->p, 16);
+    x->hop_named = 0;
     init_head(x);
+    /* The answer cannot be there yet: wait for it rather than make a read
+     * that would only say EAGAIN (one system call less per request). */
+    if (x->rlen == 0 && x->conn->tls == NULL
+        && APR_STATUS_IS_TIMEUP(revproxy_conn_wait(x->conn, APR_POLLIN,
+                                                   x->timeout))) {
+        x->rv = APR_TIMEUP;
+        x->fail = REVPROXY_FAIL_TIMEOUT;
+        x->why = "timed out waiting for the response head";
+        return HTTP_GATEWAY_TIME_OUT;
+    }
     for (;;) {
         size_t used = 0;
         int rc;
@@ -594,6 +667,7 @@ static int read_head(revproxy_exchange *x, int *got_byte)
         }
         /* Interim responses (100, 102, 103) are consumed here. */
         apr_table_clear(x->resp_headers);
+        x->hop_named = 0;
         init_head(x);
     }
     x->status = x->h.status;
@@ -613,7 +687,9 @@ static int read_head(revproxy_exchange *x, int *got_byte)
             apr_table_unset(x->resp_headers, "Content-Length");
         }
     }
-    revproxy_strip_hop_by_hop(x->resp_headers, x->status == 101);
+    if (x->hop_named) {
+        revproxy_strip_hop_by_hop(x->resp_headers, x->status == 101);
+    }
     revproxy_h1_body_init(&x->b, x->body_mode, x->h.content_length,
                           x->h.max_line, x->h.max_fields);
     x->body_done = (x->body_mode == REVPROXY_H1_BODY_NONE);
@@ -638,14 +714,14 @@ int revproxy_x_start(revproxy_exchange *x)
 {
     int attempt, status;
 
-    if (x->send_body) {
+    if (!x->send_body) {
+        x->body_eos = 1;
+    }
+    else if (x->held == NULL) {     /* not again after revproxy_x_reset */
         status = prefetch_body(x);
         if (status != OK) {
             return status;
         }
-    }
-    else {
-        x->body_eos = 1;
     }
     for (attempt = 0; attempt < 2; attempt++) {
         int got_byte = 0;
@@ -692,6 +768,31 @@ int revproxy_x_start(revproxy_exchange *x)
         return status;
     }
     return HTTP_BAD_GATEWAY;
+}
+
+int revproxy_x_reset(revproxy_exchange *x)
+{
+    /* Once the body streams past the held part (send_request empties the
+     * held brigade), it is gone. */
+    if (x->fail == REVPROXY_FAIL_CLIENT
+        || (x->send_body && x->body_sent && x->held_len == 0)) {
+        return 0;
+    }
+    drop_rbuf(x);
+    if (x->conn) {
+        revproxy_conn_release(x->conn, 0, 0);
+        x->conn = NULL;
+    }
+    x->reused = x->reusable = x->body_sent = x->send_failed = 0;
+    x->body_done = 0;
+    x->status = 0;
+    x->reason = NULL;
+    x->resp_headers = NULL;
+    x->body_mode = 0;
+    x->fail = REVPROXY_FAIL_NONE;
+    x->why = NULL;
+    x->rv = APR_SUCCESS;
+    return 1;
 }
 
 apr_status_t revproxy_x_read(revproxy_exchange *x, apr_bucket_brigade *bb,

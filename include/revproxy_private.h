@@ -44,6 +44,8 @@ typedef struct revproxy_rule {
 
 typedef struct revproxy_server_conf {
     apr_array_header_t *rules;  /* revproxy_rule *, own then inherited */
+    apr_array_header_t *groups; /* revproxy_group * (revproxy_backend.h),
+                                   own then inherited */
     apr_interval_time_t connect_timeout;    /* -1: unset */
     apr_interval_time_t timeout;            /* -1: the server's Timeout */
     int add_forwarded;                      /* REVPROXY_UNSET, 0, 1 */

@@ -16,6 +16,7 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 #include "apr_network_io.h"
+#include "apr_time.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -101,6 +102,10 @@ const char *revproxy_subst_expand(apr_pool_t *p, const revproxy_subst *s,
  * bytes written. */
 apr_size_t revproxy_url_encode(char *out, const char *src, apr_size_t len,
                                int set);
+
+/* A duration of the configuration: "250ms", "2s", "1m", "1h" or a bare
+ * number of seconds.  APR_EINVAL for anything else. */
+apr_status_t revproxy_duration_parse(const char *s, apr_interval_time_t *out);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,7 @@ typedef struct revproxy_exchange {
     int status;
     const char *reason;
     apr_table_t *resp_headers;  /* as received, hop-by-hop removed */
+    int hop_named;              /* Connection named fields, or Upgrade */
     int body_mode;
 
     /* results */
@@ -87,6 +88,14 @@ void revproxy_x_init(revproxy_exchange *x, request_rec *r);
  * and that is safe.  Returns OK, or the status for the client (400,
  * 502, 504) with x->fail / x->why set. */
 int revproxy_x_start(revproxy_exchange *x);
+
+/* After revproxy_x_start failed before any response byte: whether the
+ * same request can be sent again (nothing of its body was streamed past
+ * what is still held), and if so, x is made ready for another
+ * revproxy_x_start (its connection closed, the held body kept), to a new
+ * x->addr.  Whether that is safe (method, x->body_sent) is the caller's
+ * decision.  Returns 1 when reset, 0 when the request cannot be resent. */
+int revproxy_x_reset(revproxy_exchange *x);
 
 /* Read the next piece of body into bb (appended, no copy of the data):
  * blocks at most x->timeout.  With nonblock set, returns APR_EAGAIN when

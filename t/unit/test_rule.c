@@ -202,6 +202,27 @@ static void test_subst(void)
     ok(revproxy_regex_match(re, "nope", 4, pool, &ov) == 0, "no match");
 }
 
+static void test_duration(void)
+{
+    apr_interval_time_t t = 0;
+
+    ok(revproxy_duration_parse("250ms", &t) == APR_SUCCESS
+       && t == apr_time_from_msec(250), "250ms");
+    ok(revproxy_duration_parse("2s", &t) == APR_SUCCESS
+       && t == apr_time_from_sec(2), "2s");
+    ok(revproxy_duration_parse("7", &t) == APR_SUCCESS
+       && t == apr_time_from_sec(7), "a bare number is seconds");
+    ok(revproxy_duration_parse("1m", &t) == APR_SUCCESS
+       && t == apr_time_from_sec(60), "1m is a minute");
+    ok(revproxy_duration_parse("1h", &t) == APR_SUCCESS
+       && t == apr_time_from_sec(3600), "1h");
+    ok(revproxy_duration_parse("2x", &t) != APR_SUCCESS, "2x refused");
+    ok(revproxy_duration_parse("-1", &t) != APR_SUCCESS, "-1 refused");
+    ok(revproxy_duration_parse("", &t) != APR_SUCCESS, "empty refused");
+    ok(revproxy_duration_parse("99999999999999999999", &t) != APR_SUCCESS,
+       "overflow refused");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -213,5 +234,6 @@ int main(void)
     test_host_captures();
     test_compile_errors();
     test_subst();
+    test_duration();
     return done_testing();
 }

@@ -1,0 +1,888 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+
+/*
+ * Backend groups: RevProxyBackend's arguments, the choice of a member,
+ * failover, and the health check.
+ *
+ * The state of every member (up, down until when, since when) sits in the
+ * shared counters of revproxy_status.c, so all threads and all child
+ * processes see one picture; every change is a single atomic operation:
+ *  - up -> down: an exchange (set of the state; the one that changed it
+ *    logs the transition), the time it may be tried again first;
+ *  - the probe after retry: a compare-and-swap of down_until from the
+ *    expired value to now + retry, which exactly one request wins;
+ *  - down -> up: an exchange, by the probe's success or a passing check.
+ */
+
+#include <string.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+#if APR_HAS_THREADS
+#include <pthread.h>
+#endif
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_uri.h"
+#include "apr_atomic.h"
+#include "apr_hash.h"
+#include "apr_thread_proc.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+
+#include "revproxy_private.h"
+#include "revproxy_backend.h"
+#include "revproxy_status.h"
+#include "revproxy_http1.h"
+
+APLOG_USE_MODULE(revproxy);
+
+#define DEFAULT_RETRY     apr_time_from_sec(30)
+#define DEFAULT_MAX_IDLE  32
+#define MAX_MEMBERS       256
+#define HC_TICK           apr_time_from_msec(100)
+#define HC_MAX_LINE       8190
+
+/* ---------------------------------------------------------------------- */
+/* Configuration                                                           */
+
+static int name_ok(const char *s)
+{
+    if (*s == '\0' || *s == '.' || *s == '-') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int host_ok(const char *h)
+{
+    const char *s;
+
+    if (h == NULL || *h == '\0' || *h == '.' || *h == '-') {
+        return 0;
+    }
+    if (strchr(h, ':')) {                   /* an IPv6 literal */
+        for (s = h; *s; s++) {
+            if (!apr_isxdigit(*s) && *s != ':' && *s != '.') {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    for (s = h; *s; s++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A path as a request target may hold it: visible ASCII, no '?' or '#'. */
+static int path_ok(const char *s)
+{
+    for (; *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7f || *s == '?' || *s == '#') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *parse_member(apr_pool_t *p, const char *url,
+                                revproxy_member *m)
+{
+    apr_uri_t u;
+    const char *s;
+    char *base;
+    apr_size_t len;
+    long port;
+    int v6;
+
+    memset(m, 0, sizeof(*m));
+    m->url = url;
+    if (apr_uri_parse(p, url, &u) != APR_SUCCESS || u.scheme == NULL) {
+        return "is not a URL";
+    }
+    if (strcasecmp(u.scheme, "https") == 0) {
+        m->addr.https = 1;
+    }
+    else if (strcasecmp(u.scheme, "http") != 0) {
+        return "must start with http:// or https://";
+    }
+    if (u.user || u.password) {
+        return "holds user information ('@')";
+    }
+    if (u.query || u.fragment) {
+        return "holds a query or a fragment";
+    }
+    if (!host_ok(u.hostname)) {
+        return "has no valid host";
+    }
+    port = m->addr.https ? 443 : 80;
+    if (u.port_str && *u.port_str) {
+        for (s = u.port_str; *s; s++) {
+            if (!apr_isdigit(*s)) {
+                return "has an invalid port";
+            }
+        }
+        port = strlen(u.port_str) > 5 ? 0 : atol(u.port_str);
+        if (port < 1 || port > 65535) {
+            return "has an invalid port";
+        }
+    }
+    v6 = strchr(u.hostname, ':') != NULL;
+    m->addr.host = v6 ? apr_pstrcat(p, "[", u.hostname, "]", NULL)
+                      : apr_pstrdup(p, u.hostname);
+    ap_str_tolower((char *)m->addr.host);
+    m->addr.port = (apr_port_t)port;
+    m->hostport = (port == (m->addr.https ? 443 : 80))
+                  ? m->addr.host
+                  : apr_psprintf(p, "%s:%ld", m->addr.host, port);
+    base = apr_pstrdup(p, u.path ? u.path : "");
+    if (!path_ok(base)) {
+        return "has a path with characters not allowed in a URL";
+    }
+    len = strlen(base);
+    while (len > 0 && base[len - 1] == '/') {
+        base[--len] = '\0';
+    }
+    m->base = base;
+    return NULL;
+}
+
+static const char *parse_duration(cmd_parms *cmd, const char *name,
+                                  const char *opt, const char *val,
+                                  apr_interval_time_t *out)
+{
+    if (revproxy_duration_parse(val, out) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s %s: invalid duration in '%s' "
+                            "(a number with an optional unit: 250ms, 2s, "
+                            "1m)", cmd->cmd->name, name, opt);
+    }
+    return NULL;
+}
+
+static const char *parse_option(cmd_parms *cmd, revproxy_group *g,
+                                const char *opt)
+{
+    const char *eq = strchr(opt, '=');
+    const char *val = eq ? eq + 1 : "";
+    apr_size_t klen = eq ? (apr_size_t)(eq - opt) : strlen(opt);
+
+#define IS(k) (eq && klen == sizeof(k) - 1 && strncasecmp(opt, k, klen) == 0)
+    if (IS("retry")) {
+        return parse_duration(cmd, g->name, opt, val, &g->retry);
+    }
+    if (IS("connecttimeout")) {
+        return parse_duration(cmd, g->name, opt, val, &g->connect_timeout);
+    }
+    if (IS("timeout")) {
+        return parse_duration(cmd, g->name, opt, val, &g->timeout);
+    }
+    if (IS("sendtimeout")) {
+        return parse_duration(cmd, g->name, opt, val, &g->send_timeout);
+    }
+    if (IS("hcheck")) {
+        return parse_duration(cmd, g->name, opt, val, &g->hcheck);
+    }
+    if (IS("max")) {
+        char *end;
+        long n = strtol(val, &end, 10);
+        if (*val == '\0' || *end || n < 0 || n > 65535) {
+            return apr_psprintf(cmd->pool, "%s %s: max= takes a number of "
+                                "connections (0-65535), not '%s'",
+                                cmd->cmd->name, g->name, val);
+        }
+        g->max_idle = (int)n;
+        return NULL;
+    }
+    if (IS("tlsverify")) {
+        if (strcasecmp(val, "on") == 0 || strcasecmp(val, "off") == 0) {
+            g->tlsverify = strcasecmp(val, "on") == 0;
+            return NULL;
+        }
+        return apr_psprintf(cmd->pool, "%s %s: tlsverify= takes on or off, "
+                            "not '%s'", cmd->cmd->name, g->name, val);
+    }
+    if (IS("hcheckuri")) {
+        const char *c;
+        for (c = val; *c; c++) {
+            if (*c <= 0x20 || *c >= 0x7f || *c == '#') {
+                break;
+            }
+        }
+        if (val[0] != '/' || *c) {
+            return apr_psprintf(cmd->pool, "%s %s: hcheckuri= takes a path "
+                                "starting with '/' (visible characters, no "
+                                "'#'), not '%s'", cmd->cmd->name, g->name,
+                                val);
+        }
+        g->hcheck_uri = val;
+        return NULL;
+    }
+#undef IS
+    return apr_psprintf(cmd->pool, "%s %s: unknown option '%s'",
+                        cmd->cmd->name, g->name, opt);
+}
+
+const char *revproxy_backend_parse(cmd_parms *cmd, apr_array_header_t *groups,
+                                   int argc, char *const argv[])
+{
+    const revproxy_group *dup;
+    revproxy_group *g;
+    const char *err;
+    int i;
+
+    if (argc < 2) {
+        return apr_psprintf(cmd->pool, "%s needs a name and at least one "
+                            "URL", cmd->cmd->name);
+    }
+    if (!name_ok(argv[0])) {
+        return apr_psprintf(cmd->pool, "%s: '%s' cannot be a group name "
+                            "(letters, digits, '-' and '.', as the host of "
+                            "a backend:// destination)", cmd->cmd->name,
+                            argv[0]);
+    }
+    if ((dup = revproxy_backend_find(groups, argv[0])) != NULL) {
+        return apr_psprintf(cmd->pool, "%s: group '%s' is already defined "
+                            "at %s", cmd->cmd->name, argv[0], dup->where);
+    }
+    g = apr_pcalloc(cmd->pool, sizeof(*g));
+    g->name = argv[0];
+    g->where = cmd->directive
+               ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                              cmd->directive->line_num)
+               : "?";
+    g->server = cmd->server;
+    g->members = apr_array_make(cmd->pool, argc, sizeof(revproxy_member));
+    g->retry = DEFAULT_RETRY;
+    g->connect_timeout = g->timeout = g->send_timeout = REVPROXY_UNSET;
+    g->max_idle = DEFAULT_MAX_IDLE;
+    g->tlsverify = REVPROXY_UNSET;
+    g->hcheck_uri = "/";
+    g->definition = argv[0];
+    for (i = 1; i < argc; i++) {
+        g->definition = apr_pstrcat(cmd->pool, g->definition, " ", argv[i],
+                                    NULL);
+    }
+    for (i = 1; i < argc; i++) {
+        if (strstr(argv[i], "://")) {
+            revproxy_member *m;
+            if (g->members->nelts >= MAX_MEMBERS) {
+                return apr_psprintf(cmd->pool, "%s %s: more than %d "
+                                    "members", cmd->cmd->name, g->name,
+                                    MAX_MEMBERS);
+            }
+            m = apr_array_push(g->members);
+            err = parse_member(cmd->pool, argv[i], m);
+            if (err) {
+                return apr_psprintf(cmd->pool, "%s %s: member '%s' %s",
+                                    cmd->cmd->name, g->name, argv[i], err);
+            }
+        }
+        else if ((err = parse_option(cmd, g, argv[i])) != NULL) {
+            return err;
+        }
+    }
+    if (g->members->nelts == 0) {
+        return apr_psprintf(cmd->pool, "%s %s: no member URL (http://HOST"
+                            "[:PORT][/PATH] or https://...)", cmd->cmd->name,
+                            g->name);
+    }
+    *(revproxy_group **)apr_array_push(groups) = g;
+    return NULL;
+}
+
+const revproxy_group *revproxy_backend_find(const apr_array_header_t *groups,
+                                            const char *name)
+{
+    int i;
+
+    for (i = 0; groups && i < groups->nelts; i++) {
+        const revproxy_group *g = APR_ARRAY_IDX(groups, i, revproxy_group *);
+        if (strcasecmp(g->name, name) == 0) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Member state                                                            */
+
+static const char *duration_text(apr_pool_t *p, apr_interval_time_t t)
+{
+    if (t % APR_USEC_PER_SEC == 0) {
+        return apr_psprintf(p, "%" APR_TIME_T_FMT "s", apr_time_sec(t));
+    }
+    return apr_psprintf(p, "%" APR_TIME_T_FMT "ms", apr_time_as_msec(t));
+}
+
+/* Take m out: how is REVPROXY_MEMBER_DOWN (a request failed; probed after
+ * retry) or REVPROXY_MEMBER_HCDOWN (the check failed).  The caller that
+ * changes the state logs it; r is NULL in the health-check thread. */
+static void mark_down(const revproxy_group *g, const revproxy_member *m,
+                      revproxy_member_stats *ms, apr_uint32_t how,
+                      const char *why, request_rec *r,
+                      const revproxy_rule *rule)
+{
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t span = how == REVPROXY_MEMBER_HCDOWN ? g->hcheck
+                                                             : g->retry;
+    apr_uint32_t prev;
+    apr_pool_t *p = r ? r->pool : NULL;
+
+    if (ms == NULL) {
+        return;
+    }
+    apr_atomic_set64(&ms->down_until, (apr_uint64_t)(now + span));
+    if (how == REVPROXY_MEMBER_HCDOWN) {
+        prev = apr_atomic_xchg32(&ms->state, how);
+    }
+    else {
+        /* A member the health check took out stays the check's. */
+        prev = apr_atomic_cas32(&ms->state, how, REVPROXY_MEMBER_UP);
+    }
+    if (prev != REVPROXY_MEMBER_UP) {
+        if (r) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0304)
+                          "backend group %s: member %s still down: %s",
+                          g->name, m->url, why);
+        }
+        return;
+    }
+    apr_atomic_set64(&ms->since, (apr_uint64_t)now);
+    if (r) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RVPLOGNO(0300)
+                      "backend group %s (%s): member %s marked down for "
+                      "retry=%s: %s (%s \"%s\" at %s)", g->name, g->where,
+                      m->url, duration_text(p, span), why, rule->directive,
+                      rule->pattern, rule->where);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->server, RVPLOGNO(0305)
+                     "backend group %s (%s): member %s marked down by the "
+                     "health check: %s", g->name, g->where, m->url, why);
+    }
+}
+
+static void mark_up(const revproxy_group *g, const revproxy_member *m,
+                    revproxy_member_stats *ms, request_rec *r,
+                    const char *how)
+{
+    apr_time_t now = apr_time_now(), since;
+    apr_uint32_t prev;
+
+    if (ms == NULL
+        || apr_atomic_read32(&ms->state) == REVPROXY_MEMBER_UP) {
+        return;
+    }
+    since = (apr_time_t)apr_atomic_read64(&ms->since);
+    prev = apr_atomic_xchg32(&ms->state, REVPROXY_MEMBER_UP);
+    if (prev == REVPROXY_MEMBER_UP) {
+        return;
+    }
+    apr_atomic_set64(&ms->since, (apr_uint64_t)now);
+    if (r) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, RVPLOGNO(0301)
+                      "backend group %s (%s): member %s is back up (%s) "
+                      "after %" APR_TIME_T_FMT "s down", g->name, g->where,
+                      m->url, how, apr_time_sec(now - since));
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, g->server, RVPLOGNO(0306)
+                     "backend group %s (%s): member %s is back up (%s) "
+                     "after %" APR_TIME_T_FMT "s down", g->name, g->where,
+                     m->url, how, apr_time_sec(now - since));
+    }
+}
+
+/* Whether a request may use m now.  A member whose retry has passed is
+ * claimed by exactly one request (the compare-and-swap on down_until
+ * moves it retry into the future), which probes it. */
+static int usable(const revproxy_group *g, revproxy_member_stats *ms,
+                  apr_time_t now)
+{
+    apr_uint64_t until;
+
+    if (ms == NULL) {
+        return 1;
+    }
+    switch (apr_atomic_read32(&ms->state)) {
+    case REVPROXY_MEMBER_UP:
+        return 1;
+    case REVPROXY_MEMBER_DOWN:
+        until = apr_atomic_read64(&ms->down_until);
+        if ((apr_time_t)until > now) {
+            return 0;
+        }
+        return apr_atomic_cas64(&ms->down_until,
+                                (apr_uint64_t)(now + g->retry), until)
+               == until;
+    default:
+        return 0;               /* the health check brings it back */
+    }
+}
+
+/* The next member in turn that is not tried yet and may be used. */
+static const revproxy_member *choose(const revproxy_group *g,
+                                     apr_uint32_t turn, char *tried)
+{
+    int n = g->members->nelts, k;
+    apr_time_t now = apr_time_now();
+
+    for (k = 0; k < n; k++) {
+        int i = (int)((turn + (apr_uint32_t)k) % (apr_uint32_t)n);
+        const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                                  revproxy_member);
+        if (tried[i]) {
+            continue;
+        }
+        if (usable(g, revproxy_status_member(m->slot), now)) {
+            tried[i] = 1;
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* Seconds until the first member may be tried again (at least 1). */
+static long retry_after(const revproxy_group *g)
+{
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t best = -1;
+    int i;
+
+    for (i = 0; i < g->members->nelts; i++) {
+        const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                                  revproxy_member);
+        revproxy_member_stats *ms = revproxy_status_member(m->slot);
+        apr_interval_time_t wait;
+        if (ms == NULL) {
+            continue;
+        }
+        wait = (apr_time_t)apr_atomic_read64(&ms->down_until) - now;
+        if (wait < 0) {
+            wait = 0;
+        }
+        if (best < 0 || wait < best) {
+            best = wait;
+        }
+    }
+    if (best <= 0) {
+        return 1;
+    }
+    return (long)((best + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Request time                                                            */
+
+static int idempotent(request_rec *r)
+{
+    switch (r->method_number) {
+    case M_GET:                 /* and HEAD */
+    case M_PUT:
+    case M_DELETE:
+    case M_OPTIONS:
+    case M_TRACE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void log_member_failure(request_rec *r, const revproxy_rule *rule,
+                               const revproxy_group *g,
+                               const revproxy_exchange *x, int status,
+                               const char *extra)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, RVPLOGNO(0303)
+                  "backend %s://%s:%u of group %s (%s \"%s\" at %s): %s%s%s",
+                  x->addr.https ? "https" : "http", x->addr.host,
+                  (unsigned)x->addr.port, g->name, rule->directive,
+                  rule->pattern, rule->where, x->why ? x->why : "failed",
+                  extra ? extra : "",
+                  status == HTTP_GATEWAY_TIME_OUT ? "; answered 504"
+                  : status == HTTP_BAD_GATEWAY ? "; answered 502" : "");
+}
+
+int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
+                           const revproxy_rule *rule, revproxy_pick *pick)
+{
+    static apr_uint32_t local_turn;     /* without shared memory */
+    request_rec *r = x->r;
+    revproxy_server_conf *gsc = ap_get_module_config(g->server->module_config,
+                                                     &revproxy_module);
+    revproxy_group_stats *gs = revproxy_status_group(g->slot);
+    const char *path = x->path;
+    const char *client_host = apr_table_get(r->headers_in, "Host");
+    char *tried = apr_pcalloc(r->pool, g->members->nelts);
+    const revproxy_member *m;
+    apr_uint32_t turn;
+    int attempts = 0, status;
+    long after;
+
+    memset(pick, 0, sizeof(*pick));
+    pick->group = g;
+    if (gs) {
+        apr_atomic_inc64(&gs->requests);
+    }
+
+    /* The group's limits where the rule sets none; its server's TLS. */
+    if (rule->connect_timeout < 0 && g->connect_timeout >= 0) {
+        x->connect_timeout = g->connect_timeout;
+    }
+    if (rule->timeout < 0 && g->timeout >= 0) {
+        x->timeout = g->timeout;
+    }
+    if (rule->send_timeout < 0 && g->send_timeout >= 0) {
+        x->send_timeout = g->send_timeout;
+    }
+    x->max_idle = g->max_idle;
+    x->addr.tls = gsc->tls;
+    x->addr.tls_verify = rule->tlsverify != REVPROXY_UNSET ? rule->tlsverify
+                         : g->tlsverify != REVPROXY_UNSET ? g->tlsverify
+                         : gsc->tls_verify != REVPROXY_UNSET
+                           ? gsc->tls_verify : 1;
+
+    turn = gs ? apr_atomic_inc32(&gs->rr) : local_turn++;
+    while ((m = choose(g, turn, tried)) != NULL) {
+        revproxy_member_stats *ms = revproxy_status_member(m->slot);
+        apr_off_t in0 = x->bytes_in, out0 = x->bytes_out;
+        apr_time_t t0;
+        int conn_level;
+
+        x->addr.https = m->addr.https;
+        x->addr.host = m->addr.host;
+        x->addr.port = m->addr.port;
+        x->addr.gauges = revproxy_status_gauges(m->slot);
+        x->path = *m->base ? apr_pstrcat(r->pool, m->base, path, NULL) : path;
+        if (!(rule->keephost && client_host)) {
+            apr_table_setn(x->extra, "Host", m->hostport);
+        }
+        attempts++;
+        if (ms) {
+            apr_atomic_inc64(&ms->requests);
+        }
+        t0 = apr_time_now();
+        status = revproxy_x_start(x);
+        if (status == OK) {
+            if (ms) {
+                revproxy_status_latency(ms, apr_time_now() - t0);
+            }
+            mark_up(g, m, ms, r, "a request succeeded");
+            pick->member = m;
+            pick->in0 = in0;
+            pick->out0 = out0;
+            return OK;
+        }
+
+        if (ms) {
+            apr_atomic_add64(&ms->bytes_in, (apr_uint64_t)(x->bytes_in - in0));
+            apr_atomic_add64(&ms->bytes_out,
+                             (apr_uint64_t)(x->bytes_out - out0));
+        }
+        if (x->fail == REVPROXY_FAIL_CLIENT) {
+            return status;      /* the client's side failed */
+        }
+        if (ms && x->fail >= REVPROXY_FAIL_REFUSED
+            && x->fail <= REVPROXY_FAIL_ABORTED) {
+            apr_atomic_inc64(&ms->fail[x->fail - REVPROXY_FAIL_REFUSED]);
+        }
+        /* Connection-level: the connect failed (refused, unreachable, TLS,
+         * timed out), or the connection broke before any response byte.
+         * A response that is invalid, or slow to come (the request may be
+         * in progress there), is the member's answer: no failover. */
+        conn_level = x->fail == REVPROXY_FAIL_REFUSED
+                     || (x->fail == REVPROXY_FAIL_TIMEOUT && x->conn == NULL)
+                     || (x->fail == REVPROXY_FAIL_BAD && x->bytes_in == in0);
+        if (!conn_level) {
+            log_member_failure(r, rule, g, x, status, NULL);
+            return status;
+        }
+        mark_down(g, m, ms, REVPROXY_MEMBER_DOWN,
+                  x->why ? x->why : "failed", r, rule);
+        if (x->body_sent && !idempotent(r)) {
+            log_member_failure(r, rule, g, x, status, "; the request body "
+                               "went out and the method is not idempotent: "
+                               "not sent to another member");
+            return status;
+        }
+        if (!revproxy_x_reset(x)) {
+            log_member_failure(r, rule, g, x, status, "; the request body "
+                               "cannot be sent again: not sent to another "
+                               "member");
+            return status;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0307)
+                      "backend group %s: member %s failed, trying the next "
+                      "one", g->name, m->url);
+    }
+
+    /* Step Three (end): no member left. */
+    if (gs) {
+        apr_atomic_inc64(&gs->unavailable);
+    }
+    after = retry_after(g);
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_ltoa(r->pool, after));
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RVPLOGNO(0302)
+                  "backend group %s (%s \"%s\" at %s): %s; answered 503 "
+                  "with Retry-After: %ld", g->name, rule->directive,
+                  rule->pattern, rule->where,
+                  attempts ? apr_psprintf(r->pool, "every member is down "
+                                          "(%d tried)", attempts)
+                           : "every member is down", after);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Health check: one thread per child, working only in the child that owns
+ * the checks (revproxy_status_hc_owner). */
+
+static struct {
+    apr_array_header_t *groups;     /* revproxy_group * with hcheck > 0 */
+    volatile apr_uint32_t stop;
+#if APR_HAS_THREADS
+    apr_thread_t *thread;
+#endif
+} hc;
+
+/* Limits of one check: the group's (or its server's), never more than the
+ * interval (at least 1s), so that a check ends before the next is due. */
+static apr_interval_time_t hc_limit(const revproxy_group *g,
+                                    apr_interval_time_t v)
+{
+    apr_interval_time_t cap = g->hcheck > apr_time_from_sec(1)
+                              ? g->hcheck : apr_time_from_sec(1);
+    return (v <= 0 || v > cap) ? cap : v;
+}
+
+/* GET base + hcheckuri on a fresh connection; a 2xx or 3xx passes. */
+static int hc_check(const revproxy_group *g, const revproxy_member *m,
+                    apr_pool_t *p, const char **why)
+{
+    revproxy_server_conf *sc = ap_get_module_config(g->server->module_config,
+                                                    &revproxy_module);
+    apr_interval_time_t ct, t;
+    revproxy_addr a = m->addr;
+    revproxy_h1_head h;
+    revproxy_conn *c;
+    struct iovec vec;
+    apr_time_t deadline;
+    apr_status_t rv;
+    char *line, buf[4096];
+    int reused, rc = REVPROXY_H1_AGAIN, ok = 0;
+
+    ct = hc_limit(g, g->connect_timeout >= 0 ? g->connect_timeout
+                     : sc->connect_timeout >= 0 ? sc->connect_timeout
+                     : apr_time_from_sec(5));
+    t = hc_limit(g, g->timeout >= 0 ? g->timeout
+                    : sc->timeout >= 0 ? sc->timeout : g->server->timeout);
+    a.tls = sc->tls;
+    a.tls_verify = g->tlsverify != REVPROXY_UNSET ? g->tlsverify
+                   : sc->tls_verify != REVPROXY_UNSET ? sc->tls_verify : 1;
+    a.gauges = NULL;
+    *why = NULL;
+    rv = revproxy_conn_acquire(&a, 0, ct, p, &c, &reused, why);
+    if (rv != APR_SUCCESS) {
+        *why = APR_STATUS_IS_TIMEUP(rv)
+               ? apr_psprintf(p, "connect to %s:%u timed out", a.host,
+                              (unsigned)a.port)
+               : *why ? *why : "connect failed";
+        return 0;
+    }
+    vec.iov_base = apr_pstrcat(p, "GET ", m->base, g->hcheck_uri,
+                               " HTTP/1.1\r\nHost: ", m->hostport,
+                               "\r\nUser-Agent: mod_revproxy health check"
+                               "\r\nConnection: close\r\n\r\n", NULL);
+    vec.iov_len = strlen(vec.iov_base);
+    deadline = apr_time_now() + t;
+    if (revproxy_conn_writev(c, &vec, 1, t) != APR_SUCCESS) {
+        *why = "sending the check failed";
+        revproxy_conn_release(c, 0, 0);
+        return 0;
+    }
+    line = apr_palloc(p, HC_MAX_LINE);
+    revproxy_h1_head_init(&h, line, HC_MAX_LINE, 100, NULL, NULL);
+    while (rc != REVPROXY_H1_ERROR && *why == NULL) {
+        apr_size_t n = sizeof(buf), off = 0;
+        apr_interval_time_t left = deadline - apr_time_now();
+
+        rv = left > 0 ? revproxy_conn_read(c, buf, &n, left) : APR_TIMEUP;
+        if (rv != APR_SUCCESS) {
+            *why = APR_STATUS_IS_TIMEUP(rv)
+                   ? "timed out waiting for the response head"
+                   : "connection closed before the response head";
+            break;
+        }
+        while (off < n) {
+            size_t used = 0;
+            rc = revproxy_h1_head_feed(&h, buf + off, n - off, &used);
+            off += used;
+            if (rc == REVPROXY_H1_DONE && h.status < 200) {
+                revproxy_h1_head_init(&h, line, HC_MAX_LINE, 100, NULL, NULL);
+                rc = REVPROXY_H1_AGAIN;
+                continue;       /* an interim response */
+            }
+            if (rc != REVPROXY_H1_AGAIN) {
+                break;
+            }
+        }
+        if (rc == REVPROXY_H1_DONE) {
+            ok = h.status >= 200 && h.status < 400;
+            *why = apr_psprintf(p, "GET %s%s answered %d", m->base,
+                                g->hcheck_uri, h.status);
+        }
+        else if (rc == REVPROXY_H1_ERROR) {
+            *why = apr_pstrcat(p, "invalid response: ", h.error, NULL);
+        }
+    }
+    revproxy_conn_release(c, 0, 0);
+    return ok;
+}
+
+static void hc_member(const revproxy_group *g, const revproxy_member *m,
+                      apr_pool_t *p)
+{
+    revproxy_member_stats *ms = revproxy_status_member(m->slot);
+    apr_time_t now = apr_time_now();
+    const char *why;
+    int ok;
+
+    if (ms == NULL
+        || (apr_time_t)apr_atomic_read64(&ms->hc_next) > now) {
+        return;
+    }
+    apr_atomic_set64(&ms->hc_next, (apr_uint64_t)(now + g->hcheck));
+    ok = hc_check(g, m, p, &why);
+    apr_atomic_inc64(&ms->hc_checks);
+    apr_atomic_set64(&ms->hc_last, (apr_uint64_t)apr_time_now());
+    apr_atomic_set32(&ms->hc_ok, ok);
+    if (ok) {
+        mark_up(g, m, ms, NULL, "health check passed");
+    }
+    else {
+        apr_atomic_inc64(&ms->hc_failed);
+        mark_down(g, m, ms, REVPROXY_MEMBER_HCDOWN,
+                  apr_psprintf(p, "GET %s%s: %s", m->base, g->hcheck_uri,
+                               why ? why : "failed"), NULL, NULL);
+    }
+}
+
+#if APR_HAS_THREADS
+static void *APR_THREAD_FUNC hc_run(apr_thread_t *t, void *data)
+{
+    apr_pool_t *p;
+    int i, j;
+
+    (void)data;
+    (void)t;
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    while (!apr_atomic_read32(&hc.stop)) {
+        apr_sleep(HC_TICK);
+        if (apr_atomic_read32(&hc.stop) || !revproxy_status_hc_owner()) {
+            continue;
+        }
+        for (i = 0; i < hc.groups->nelts && !apr_atomic_read32(&hc.stop);
+             i++) {
+            const revproxy_group *g = APR_ARRAY_IDX(hc.groups, i,
+                                                    revproxy_group *);
+            for (j = 0; j < g->members->nelts
+                        && !apr_atomic_read32(&hc.stop); j++) {
+                hc_member(g, &APR_ARRAY_IDX(g->members, j, revproxy_member),
+                          p);
+                apr_pool_clear(p);
+            }
+        }
+    }
+    apr_pool_destroy(p);
+    /* A plain return, not apr_thread_exit(): pthread_exit's unwinding
+     * leaves stack redzones poisoned under ASan (SANITIZE=1). */
+    return NULL;
+}
+
+static apr_status_t hc_stop(void *data)
+{
+    apr_status_t rv;
+
+    (void)data;
+    apr_atomic_set32(&hc.stop, 1);
+    if (hc.thread) {
+        apr_thread_join(&rv, hc.thread);
+        hc.thread = NULL;
+    }
+    revproxy_status_hc_release();
+    return APR_SUCCESS;
+}
+#endif
+
+/* Every child starts the thread; only the owner of the checks works. */
+static void backend_child_init(apr_pool_t *pchild, server_rec *s)
+{
+#if APR_HAS_THREADS
+    apr_hash_t *seen = apr_hash_make(pchild);
+    server_rec *v;
+    sigset_t all, old;
+    apr_status_t rv;
+
+    hc.groups = apr_array_make(pchild, 4, sizeof(revproxy_group *));
+    for (v = s; v; v = v->next) {
+        revproxy_server_conf *sc = ap_get_module_config(v->module_config,
+                                                        &revproxy_module);
+        int i;
+        for (i = 0; sc->groups && i < sc->groups->nelts; i++) {
+            revproxy_group *g = APR_ARRAY_IDX(sc->groups, i,
+                                              revproxy_group *);
+            if (g->hcheck > 0
+                && !apr_hash_get(seen, &g, sizeof(g))) {
+                apr_hash_set(seen, apr_pmemdup(pchild, &g, sizeof(g)),
+                             sizeof(g), g);
+                *(revproxy_group **)apr_array_push(hc.groups) = g;
+            }
+        }
+    }
+    if (hc.groups->nelts == 0) {
+        return;
+    }
+    apr_atomic_set32(&hc.stop, 0);
+    /* The thread starts with every signal blocked: the MPM's signals are
+     * for its own threads (prefork's handlers, event's signal thread). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rv = apr_thread_create(&hc.thread, NULL, hc_run, NULL, pchild);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rv != APR_SUCCESS) {
+        hc.thread = NULL;
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, RVPLOGNO(0308)
+                     "cannot start the backend health-check thread");
+        return;
+    }
+    /* A pre-cleanup: the thread's own pool is a sub-pool of pchild, and
+     * sub-pools go before pchild's ordinary cleanups run. */
+    apr_pool_pre_cleanup_register(pchild, NULL, hc_stop);
+#else
+    (void)pchild;
+    (void)s;
+#endif
+}
+
+void revproxy_backend_register(void)
+{
+    /* After revproxy_conn_child_init: the checks use the connection code. */
+    ap_hook_child_init(backend_child_init, NULL, NULL, APR_HOOK_LAST);
+}

@@ -161,36 +161,19 @@ static int idle_alive(revproxy_conn *c)
     return APR_STATUS_IS_EAGAIN(rv);
 }
 
-static revproxy_conn *take_idle(revproxy_endpoint *ep)
+/* The most recently used idle connection of ep, off its list.  Called
+ * locked. */
+static revproxy_conn *pop_idle(revproxy_endpoint *ep)
 {
-    revproxy_conn *c, *dead = NULL;
+    revproxy_conn *c = ep->idle;
 
-    LOCK();
-    while ((c = ep->idle) != NULL) {
+    if (c != NULL) {
         ep->idle = c->next;
         ep->nidle--;
         pool_state.idle--;
-        UNLOCK();
-        gauge(ep, 1, -1);
-        if (idle_alive(c)) {
-            c->next = NULL;
-            return c;
-        }
-        c->next = dead;
-        dead = c;
-        LOCK();
+        c->next = NULL;
     }
-    UNLOCK();
-    while (dead) {
-        c = dead;
-        dead = c->next;
-        conn_close(c);
-        gauge(ep, 0, -1);
-        LOCK();
-        pool_state.open--;
-        UNLOCK();
-    }
-    return NULL;
+    return c;
 }
 
 static apr_status_t connect_new(const revproxy_addr *a,
@@ -280,13 +263,25 @@ apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
     apr_status_t rv;
 
     *reused = 0;
+    /* One lock for the common case: find the endpoint, take its newest
+     * idle connection.  The liveness check runs unlocked. */
     LOCK();
     ep = endpoint_get(a, p);
+    c = (reuse && ep) ? pop_idle(ep) : NULL;
     UNLOCK();
-    if (reuse && ep && (c = take_idle(ep)) != NULL) {
-        *reused = 1;
-        *out = c;
-        return APR_SUCCESS;
+    while (c != NULL) {
+        gauge(ep, 1, -1);
+        if (idle_alive(c)) {
+            *reused = 1;
+            *out = c;
+            return APR_SUCCESS;
+        }
+        conn_close(c);
+        gauge(ep, 0, -1);
+        LOCK();
+        pool_state.open--;
+        c = pop_idle(ep);
+        UNLOCK();
     }
     rv = connect_new(a, connect_timeout, p, &c, why);
     if (rv != APR_SUCCESS) {

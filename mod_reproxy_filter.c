@@ -31,7 +31,6 @@
 
 #include "apr_strings.h"
 #include "apr_lib.h"
-#include "apr_uri.h"
 #include "apr_optional.h"
 #include "apr_portable.h"
 
@@ -45,6 +44,7 @@
 #include "ap_regex.h"
 
 #include "mod_revproxy.h"
+#include "revproxy_url.h"
 
 module AP_MODULE_DECLARE_DATA reproxy_filter_module;
 
@@ -121,13 +121,6 @@ static ap_filter_rec_t *reproxy_filter_handle;
 typedef struct reproxy_ctx {
     int state;
 } reproxy_ctx;
-
-/* A URL as it will be fetched and matched against ReproxyAllow. */
-typedef struct reproxy_url {
-    const char *full;               /* scheme://host[:port]/path[?query] */
-    const char *site;               /* scheme://host[:port] */
-    const char *path;               /* /path, dot-segments removed */
-} reproxy_url;
 
 /* Per-request state of one reproxy run. */
 typedef struct reproxy_run {
@@ -232,43 +225,13 @@ static const char *first_value(request_rec *r, const char *name)
  * fields that httpd joined with ", " (as CGI's are) split back apart. */
 static void collect_urls(reproxy_run *rr)
 {
-    request_rec *r = rr->r;
-    apr_array_header_t *v = values_of(r, H_URL);
+    apr_array_header_t *v = values_of(rr->r, H_URL);
     int i;
 
     for (i = 0; i < v->nelts; i++) {
-        const char *s = APR_ARRAY_IDX(v, i, const char *);
-        for (;;) {
-            const char *start;
-            apr_size_t len;
-
-            while (apr_isspace(*s)) {
-                s++;
-            }
-            if (*s == '\0') {
-                break;
-            }
-            start = s;
-            while (*s && !apr_isspace(*s)) {
-                s++;
-            }
-            len = s - start;
-            if (len > 1 && start[len - 1] == ',') {
-                const char *t = s;
-                while (apr_isspace(*t)) {
-                    t++;
-                }
-                if (*t) {
-                    len--;      /* "a, b": the comma httpd added */
-                }
-            }
-            if (rr->urls->nelts >= MAX_URLS) {
-                rr->urls_dropped++;
-                continue;
-            }
-            *(const char **)apr_array_push(rr->urls) =
-                apr_pstrmemdup(r->pool, start, len);
-        }
+        const char *value = APR_ARRAY_IDX(v, i, const char *);
+        rr->urls_dropped += revproxy_url_split(rr->r->pool, value, rr->urls,
+                                               MAX_URLS);
     }
 }
 
@@ -301,176 +264,7 @@ static void fail(reproxy_run *rr, const char *source, const char *why)
 }
 
 /* ---------------------------------------------------------------------- */
-/* URLs: normalization (what ReproxyAllow sees is what gets fetched)       */
-
-static int unreserved(int c)
-{
-    return apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-/* RFC 3986 6.2.2: decode percent-encoded unreserved characters, then
- * remove dot-segments (5.2.4), so that "/a/%2e%2e/b" cannot slip past an
- * allow-list that "/b" would not pass. */
-static const char *normalize_path(apr_pool_t *p, const char *in)
-{
-    apr_size_t n = strlen(in);
-    char *dec = apr_palloc(p, n + 2), *o = dec, *out, *w;
-    const char *s;
-
-    for (s = in; *s; s++) {
-        if (s[0] == '%' && apr_isxdigit(s[1]) && apr_isxdigit(s[2])) {
-            int c = (apr_isdigit(s[1]) ? s[1] - '0'
-                                       : (apr_tolower(s[1]) - 'a' + 10)) * 16
-                    + (apr_isdigit(s[2]) ? s[2] - '0'
-                                         : (apr_tolower(s[2]) - 'a' + 10));
-            if (unreserved(c)) {
-                *o++ = (char)c;
-                s += 2;
-                continue;
-            }
-        }
-        *o++ = *s;
-    }
-    *o = '\0';
-
-    out = w = apr_palloc(p, (o - dec) + 2);
-    s = dec;
-    while (*s) {
-        if (strncmp(s, "../", 3) == 0) {
-            s += 3;
-        }
-        else if (strncmp(s, "./", 2) == 0) {
-            s += 2;
-        }
-        else if (strncmp(s, "/./", 3) == 0) {
-            s += 2;
-        }
-        else if (strcmp(s, "/.") == 0) {
-            s = "/";
-        }
-        else if (strncmp(s, "/../", 4) == 0 || strcmp(s, "/..") == 0) {
-            s = (s[3] == '/') ? s + 3 : "/";
-            while (w > out && *--w != '/') {
-                ;
-            }
-            *w = '\0';
-        }
-        else if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-            break;
-        }
-        else {
-            do {
-                *w++ = *s++;
-            } while (*s && *s != '/');
-        }
-    }
-    *w = '\0';
-    if (*out != '/') {
-        return apr_pstrcat(p, "/", out, NULL);
-    }
-    return out;
-}
-
-/* Parse and normalize an absolute http(s) URL; NULL and *why on error. */
-static reproxy_url *normalize_url(apr_pool_t *p, const char *text,
-                                  const char **why)
-{
-    reproxy_url *u = apr_pcalloc(p, sizeof(*u));
-    apr_uri_t uri;
-    char *scheme, *host;
-    apr_port_t dflt;
-    const char *s;
-
-    if (apr_uri_parse(p, text, &uri) != APR_SUCCESS || !uri.scheme) {
-        *why = "not an absolute URL";
-        return NULL;
-    }
-    scheme = apr_pstrdup(p, uri.scheme);
-    ap_str_tolower(scheme);
-    if (strcmp(scheme, "http") == 0) {
-        dflt = 80;
-    }
-    else if (strcmp(scheme, "https") == 0) {
-        dflt = 443;
-    }
-    else {
-        *why = "not an http or https URL";
-        return NULL;
-    }
-    if (!uri.hostname || !*uri.hostname) {
-        *why = "no host in the URL";
-        return NULL;
-    }
-    if (uri.user || uri.password) {
-        *why = "user info in the URL is not allowed";
-        return NULL;
-    }
-    host = apr_pstrdup(p, uri.hostname);
-    ap_str_tolower(host);
-    for (s = host; *s; s++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '.' && *s != ':') {
-            *why = "invalid host";
-            return NULL;
-        }
-    }
-    if (strchr(host, ':')) {
-        host = apr_pstrcat(p, "[", host, "]", NULL);
-    }
-    if (uri.port_str && *uri.port_str) {
-        apr_int64_t port = 0;
-        for (s = uri.port_str; *s; s++) {
-            if (!apr_isdigit(*s) || s - uri.port_str >= 5) {
-                *why = "invalid port";
-                return NULL;
-            }
-            port = port * 10 + (*s - '0');
-        }
-        if (port < 1 || port > 65535) {
-            *why = "invalid port";
-            return NULL;
-        }
-        if (port != dflt) {
-            host = apr_psprintf(p, "%s:%d", host, (int)port);
-        }
-    }
-    u->site = apr_pstrcat(p, scheme, "://", host, NULL);
-    u->path = normalize_path(p, (uri.path && *uri.path) ? uri.path : "/");
-    u->full = apr_pstrcat(p, u->site, u->path, uri.query ? "?" : "",
-                          uri.query ? uri.query : "", NULL);
-    return u;
-}
-
-/* A redirect's Location, resolved against base (RFC 3986 5.2). */
-static const char *resolve(apr_pool_t *p, const reproxy_url *base,
-                           const char *loc)
-{
-    const char *s = loc, *q;
-
-    while (apr_isalnum(*s) || *s == '+' || *s == '-' || *s == '.') {
-        s++;
-    }
-    if (*s == ':' && s > loc && apr_isalpha(*loc)) {
-        return loc;                                 /* absolute */
-    }
-    if (loc[0] == '/' && loc[1] == '/') {
-        return apr_pstrcat(p, apr_pstrndup(p, base->site,
-                                           strstr(base->site, "//")
-                                           - base->site), loc, NULL);
-    }
-    if (loc[0] == '/') {
-        return apr_pstrcat(p, base->site, loc, NULL);
-    }
-    if (loc[0] == '?') {
-        return apr_pstrcat(p, base->site, base->path, loc, NULL);
-    }
-    if (loc[0] == '#' || loc[0] == '\0') {
-        return base->full;
-    }
-    q = strrchr(base->path, '/');
-    return apr_pstrcat(p, base->site,
-                       apr_pstrndup(p, base->path, q - base->path + 1), loc,
-                       NULL);
-}
+/* URLs: ReproxyAllow sees the normal form (revproxy_url.c) that is fetched */
 
 static int allowed(const reproxy_dir_conf *dc, const char *url)
 {
@@ -783,7 +577,7 @@ static int try_url(reproxy_run *rr, const char *text)
     opts.timeout = dc->timeout == UNSET ? REPROXY_TIMEOUT_DFLT : dc->timeout;
 
     for (hops = 0; ; hops++) {
-        reproxy_url *u;
+        revproxy_url *u;
         revproxy_fetch *fh = NULL;
         apr_table_t *h = NULL;
         const char *loc;
@@ -792,7 +586,7 @@ static int try_url(reproxy_run *rr, const char *text)
         int status = 0;
 
         /* Step One: a URL we may fetch (every hop is checked). */
-        u = normalize_url(r->pool, current, &why);
+        u = revproxy_url_parse(r->pool, current, &why);
         if (u == NULL || !allowed(dc, u->full)) {
             if (u) {
                 why = "refused by ReproxyAllow";
@@ -821,7 +615,7 @@ static int try_url(reproxy_run *rr, const char *text)
                                    status, loc, max_redirects);
                 break;
             }
-            current = resolve(r->pool, u, loc);
+            current = revproxy_url_resolve(r->pool, u, loc);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, REPROXYLOGNO(0206)
                           "reproxy %s: %d redirect to %s", u->full, status,
                           current);

@@ -6,16 +6,15 @@
  * of revproxy_upstream.c (keep-alive pool, TLS, timeouts, the response
  * parser).  mod_reproxy_filter fetches its X-Reproxy-Url sources here.
  *
- * The URL is checked strictly before anything is sent: http or https, a
- * host of letters, digits, '-' and '.' (or an IP literal), a port 1-65535,
- * no user info; bytes no request target may hold are percent-encoded.
+ * The URL is checked strictly before anything is sent, by
+ * revproxy_url_parse: http or https, a host of letters, digits, '-' and
+ * '.' (or an IP literal), a port 1-65535, no user info; bytes no request
+ * target may hold are percent-encoded.
  */
 
 #include <string.h>
 
 #include "apr_strings.h"
-#include "apr_lib.h"
-#include "apr_uri.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -23,6 +22,7 @@
 #include "mod_revproxy.h"
 #include "revproxy_private.h"
 #include "revproxy_upstream.h"
+#include "revproxy_url.h"
 
 struct revproxy_fetch {
     revproxy_exchange x;
@@ -31,116 +31,21 @@ struct revproxy_fetch {
     int closed;
 };
 
-/* A host name (letters, digits, '-', '.'), an IPv4 literal, or an IPv6
- * literal (apr_uri_parse has removed its brackets). */
-static int host_ok(const char *h, int *v6)
-{
-    const char *s;
-    int colons = 0;
-
-    *v6 = 0;
-    if (h == NULL || *h == '\0' || strlen(h) > 255) {
-        return 0;
-    }
-    for (s = h; *s; s++) {
-        if (*s == ':') {
-            colons++;
-        }
-    }
-    if (colons) {
-        if (colons < 2) {
-            return 0;
-        }
-        for (s = h; *s; s++) {
-            if (!apr_isxdigit(*s) && *s != ':' && *s != '.') {
-                return 0;
-            }
-        }
-        *v6 = 1;
-        return 1;
-    }
-    if (h[0] == '.' || h[0] == '-') {
-        return 0;
-    }
-    for (s = h; *s; s++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '.') {
-            return 0;
-        }
-        if (s[0] == '.' && s[1] == '.') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int port_ok(const char *s, apr_port_t *port)
-{
-    long v = 0;
-    int n = 0;
-
-    for (; *s; s++, n++) {
-        if (!apr_isdigit(*s) || n >= 5) {
-            return 0;
-        }
-        v = v * 10 + (*s - '0');
-    }
-    if (n == 0 || v < 1 || v > 65535) {
-        return 0;
-    }
-    *port = (apr_port_t)v;
-    return 1;
-}
-
-/* Percent-encode what may never appear in a request target. */
-static const char *target_part(apr_pool_t *p, const char *s)
-{
-    apr_size_t len = strlen(s);
-    char *out = apr_palloc(p, 3 * len + 1);
-
-    out[revproxy_url_encode(out, s, len, 'r')] = '\0';
-    return out;
-}
-
 /* Fill x->addr, x->path and the Host field from url. */
 static const char *parse_url(request_rec *r, const char *url,
                              revproxy_exchange *x, const char **hostport)
 {
     revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                     &revproxy_module);
-    apr_uri_t u;
-    int v6;
-    apr_port_t dflt;
+    const char *why;
+    revproxy_url *u = revproxy_url_parse(r->pool, url, &why);
 
-    if (apr_uri_parse(r->pool, url, &u) != APR_SUCCESS || !u.scheme
-        || !u.hostinfo) {
-        return "not an absolute URL";
+    if (u == NULL) {
+        return why;
     }
-    if (strcasecmp(u.scheme, "http") == 0) {
-        x->addr.https = 0;
-        dflt = 80;
-    }
-    else if (strcasecmp(u.scheme, "https") == 0) {
-        x->addr.https = 1;
-        dflt = 443;
-    }
-    else {
-        return "not an http or https URL";
-    }
-    if (u.user || u.password) {
-        return "user info in the URL is not allowed";
-    }
-    if (!host_ok(u.hostname, &v6)) {
-        return "invalid host";
-    }
-    x->addr.port = dflt;
-    if (u.port_str && *u.port_str && !port_ok(u.port_str, &x->addr.port)) {
-        return "invalid port";
-    }
-    x->addr.host = apr_pstrdup(r->pool, u.hostname);
-    ap_str_tolower((char *)x->addr.host);
-    if (v6) {
-        x->addr.host = apr_pstrcat(r->pool, "[", x->addr.host, "]", NULL);
-    }
+    x->addr.https = u->https;
+    x->addr.host = u->host;
+    x->addr.port = u->port;
     if (x->addr.https) {
         if (sc->tls == NULL) {
             return "no TLS configuration for HTTPS";
@@ -149,19 +54,9 @@ static const char *parse_url(request_rec *r, const char *url,
         x->addr.tls_verify = sc->tls_verify != REVPROXY_UNSET
                              ? sc->tls_verify : 1;
     }
-    x->path = apr_pstrcat(r->pool,
-                          target_part(r->pool, (u.path && *u.path)
-                                               ? u.path : "/"),
-                          u.query ? "?" : "",
-                          u.query ? target_part(r->pool, u.query) : "",
-                          NULL);
-    if (x->path[0] != '/') {
-        x->path = apr_pstrcat(r->pool, "/", x->path, NULL);
-    }
-    *hostport = (x->addr.port == dflt)
-                ? x->addr.host
-                : apr_psprintf(r->pool, "%s:%u", x->addr.host,
-                               (unsigned)x->addr.port);
+    x->path = u->query ? apr_pstrcat(r->pool, u->path, "?", u->query, NULL)
+                       : u->path;
+    *hostport = u->hostport;
     return NULL;
 }
 

@@ -113,6 +113,8 @@ sub untouchable {
     is $res->code, 502, 'dot-segments cannot escape a listed prefix';
     $res = GET stub('allow', u => "https://localhost:$tls/reproxy/store/%2e%2e/cgi/stub.cgi");
     is $res->code, 502, '... nor can encoded ones';
+    $res = GET stub('allow', u => "https://localhost:$tls/reproxy/store/%%32e%%32e/cgi/stub.cgi");
+    is $res->code, 502, '... nor ones a stray % spells on a second reading';
 
     $be->stop;
     is $be->connections, 0, 'the unlisted source was never contacted';

@@ -434,6 +434,7 @@ static void revproxy_child_init(apr_pool_t *p, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, RVPLOGNO(0004)
                      "cannot create the backend connection pool");
     }
+    revproxy_tls_child_init(apr_pool_parent_get(p), p);
 }
 
 /* Cross-directive checks, before "Syntax OK": every backend:// names a

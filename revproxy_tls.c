@@ -229,6 +229,40 @@ static void session_drop(revproxy_tls_conf *tc, const char *key,
     CACHE_UNLOCK(tc);
 }
 
+/* Children make the sessions, and exit without destroying the
+ * configuration pool: free what they kept when they go. */
+static apr_status_t free_child_sessions(void *data)
+{
+    revproxy_tls_conf *tc;
+
+    for (tc = *(revproxy_tls_conf **)data; tc; tc = tc->next) {
+        apr_hash_index_t *hi;
+
+        CACHE_LOCK(tc);
+        for (hi = apr_hash_first(NULL, tc->sessions); hi;
+             hi = apr_hash_next(hi)) {
+            tls_cached *e = apr_hash_this_val(hi);
+            if (e->sess) {
+                SSL_SESSION_free(e->sess);
+                e->sess = NULL;
+            }
+        }
+        CACHE_UNLOCK(tc);
+    }
+    return APR_SUCCESS;
+}
+
+void revproxy_tls_child_init(apr_pool_t *pconf, apr_pool_t *pchild)
+{
+    revproxy_tls_conf **head = NULL;
+
+    apr_pool_userdata_get((void **)&head, REGISTRY_KEY, pconf);
+    if (head) {
+        apr_pool_cleanup_register(pchild, head, free_child_sessions,
+                                  apr_pool_cleanup_null);
+    }
+}
+
 /* ---------------------------------------------------------------------- */
 /* Configuration                                                           */
 

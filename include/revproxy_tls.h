@@ -28,6 +28,10 @@ const char *revproxy_tls_conf_make(apr_pool_t *p, const char *ca_file,
                                    const char *key_file,
                                    revproxy_tls_conf **out);
 
+/* In each child (child_init): the sessions it keeps are freed when it
+ * exits.  pconf is the pool revproxy_tls_conf_make was given. */
+void revproxy_tls_child_init(apr_pool_t *pconf, apr_pool_t *pchild);
+
 /* Handshake on c (already TCP-connected, non-blocking) for host, within
  * timeout (0: no limit).  SNI is sent unless host is an IP literal; with
  * verify the chain and the host name (or address) are checked.  The last

@@ -606,6 +606,11 @@ static int read_head(revproxy_exchange *x, int *got_byte)
 {
     int interim = 0;
 
+    /* The head as a whole must come within the timeout: a backend that
+     * drips it a byte at a time does not hold the request forever (the
+     * body, which may stream for hours, is limited per wait only). */
+    apr_time_t deadline = apr_time_now() + x->timeout;
+
     *got_byte = 0;
     x->resp_headers = apr_table_make(x->p, 16);
     x->hop_named = 0;
@@ -626,7 +631,8 @@ static int read_head(revproxy_exchange *x, int *got_byte)
         apr_status_t rv;
 
         if (x->rlen == 0) {
-            rv = fill(x, x->timeout);
+            apr_interval_time_t left = deadline - apr_time_now();
+            rv = left > 0 ? fill(x, left) : APR_TIMEUP;
             if (rv != APR_SUCCESS) {
                 x->rv = rv;
                 if (APR_STATUS_IS_TIMEUP(rv)) {

@@ -128,6 +128,84 @@ for my $case (@bad) {
     is $res->{body}, 'hello', 'a body longer than Content-Length is cut at the length';
 }
 
+{
+    my ($port, $be) = scripted("HTTP/1.1 200 OK\r\n" . join('', map { "X-$_: v\r\n" } 1 .. 10000) . "\r\n");
+    my $res = get_raw("/raw/$port/many");
+    $be->wait(5) or $be->stop;
+    is $res->{status}, 502, '10,000 header lines: 502';
+}
+{
+    # A head dripped a byte at a time: each wait is short, the whole is not.
+    my ($port, $be) = raw_backend(lifetime => 20, handler => sub {
+        my ($sock) = @_;
+        read_request($sock) or return;
+        for my $c (split //, "HTTP/1.1 200 OK\r\n" . ('X-Drip: ' . ('d' x 200) . "\r\n") x 5) {
+            print $sock $c or last;
+            select undef, undef, undef, 0.1;
+        }
+    });
+    my $off = error_log_offset();
+    my $res = get_raw("/rawt/$port/drip");
+    $be->stop;
+    is $res->{status}, 504, 'a response head dripped past timeout=1: 504';
+    like error_log_wait($off, qr/RVP\d+: /) // '', qr/timed out waiting for the response head/, '... logged';
+}
+{
+    my ($port, $be) = scripted("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               . "5\r\nhello\r\nfffffffffffffffffffff\r\n");
+    my $off = error_log_offset();
+    my ($raw, $how) = raw_http($front, "GET /raw/$port/ovf HTTP/1.1\r\nHost: x\r\n\r\n", timeout => 10);
+    $be->wait(5) or $be->stop;
+    unlike $raw, qr/\r\n0\r\n\r\n$/, 'chunk size overflow after the head: no clean end for the client';
+    is $how, 'eof', '... the client connection is aborted';
+    like error_log_wait($off, qr/RVP\d+: /) // '', qr/chunk size overflow/, '... logged with the cause';
+}
+{
+    # The backend answers before reading the 1 MiB body, and hangs up.
+    my ($port, $be) = raw_backend(lifetime => 20, handler => sub {
+        my ($sock) = @_;
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) {
+            sysread($sock, $head, 4096, length $head) or return;
+        }
+        print $sock "HTTP/1.1 413 Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n";
+        shutdown $sock, 1;
+        select undef, undef, undef, 0.5;
+    });
+    my $body = 'z' x (1024 * 1024);
+    my $raw = raw_http($front, "POST /raw/$port/early HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                       . length($body) . "\r\nConnection: close\r\n\r\n$body", timeout => 20);
+    $be->wait(5) or $be->stop;
+    my $res = split_response($raw) // {};
+    ok(($res->{status} // 0) == 413 || ($res->{status} // 0) == 502,
+       "an answer before the request body was read: passed on or 502 ($res->{status})");
+}
+{
+    # No memory growth: the hostile heads again, 30 times over.
+    my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
+    open my $pf, '<', $pidfile or die "$pidfile: $!";
+    chomp(my $parent = <$pf>);
+    my ($kid) = grep { $_ != $parent } map { /(\d+)/ ? $1 : () } `pgrep -P $parent`;
+    my $rss = sub {
+        open my $st, '<', "/proc/$kid/status" or return 0;
+        my ($kb) = map { /^VmRSS:\s+(\d+)/ ? $1 : () } <$st>;
+        return $kb;
+    };
+    my $run = sub {
+        for my $case (@bad) {
+            my ($port, $be) = scripted($case->[1]);
+            get_raw("/raw/$port/bad");
+            $be->wait(5) or $be->stop;
+        }
+    };
+    $run->() for 1 .. 3;           # warm-up
+    my $before = $rss->();
+    $run->() for 1 .. 30;
+    my $after = $rss->();
+    ok $kid && $after - $before < 4096,
+       "no memory growth over 330 hostile responses: $before kB -> $after kB";
+}
+
 # The child is alive and well after all that.
 my $res = GET '/b/fallback/page.txt';
 is $res->code, 200, 'the server still answers';

@@ -437,19 +437,32 @@ static void revproxy_child_init(apr_pool_t *p, server_rec *s)
     revproxy_tls_child_init(apr_pool_parent_get(p), p);
 }
 
-/* Cross-directive checks, before "Syntax OK": every backend:// names a
+/* Cross-directive checks, before "Syntax OK" (and before post_config):
+ * the TLS settings can be used, and every backend:// names a
  * group visible from the server that uses it (its own groups, then the
  * main server's). */
 static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                  apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf;
     (void)plog;
     (void)ptemp;
     for (; s; s = s->next) {
         revproxy_server_conf *sc = ap_get_module_config(s->module_config,
                                                         &revproxy_module);
+        const char *err;
         int i;
+
+        /* The TLS contexts are made here, not in post_config, so that
+         * `apachectl -t` reports an unusable CA file or client key. */
+        err = revproxy_tls_conf_make(pconf, sc->tls_ca_file,
+                                     sc->tls_cert_file, sc->tls_key_file,
+                                     &sc->tls);
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0005)
+                         "RevProxyTLSCACertificateFile / "
+                         "RevProxyTLSClientCertificate: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         for (i = 0; i < sc->rules->nelts; i++) {
             const revproxy_rule *rule = APR_ARRAY_IDX(sc->rules, i,
                                                       revproxy_rule *);
@@ -464,26 +477,6 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                              name, name);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
-        }
-    }
-    return OK;
-}
-
-static int revproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                apr_pool_t *ptemp, server_rec *s)
-{
-    (void)plog;
-    (void)ptemp;
-    for (; s; s = s->next) {
-        revproxy_server_conf *sc = ap_get_module_config(s->module_config,
-                                                        &revproxy_module);
-        const char *err = revproxy_tls_conf_make(pconf, sc->tls_ca_file,
-                                                 sc->tls_cert_file,
-                                                 sc->tls_key_file, &sc->tls);
-        if (err) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0005)
-                         "RevProxyTLS*: %s", err);
-            return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
     return OK;
@@ -823,7 +816,6 @@ static void register_hooks(apr_pool_t *p)
                            APR_HOOK_FIRST);
     ap_hook_handler(revproxy_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_config(revproxy_check_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(revproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(revproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     revproxy_fetch_register();
     revproxy_backend_register();

@@ -23,6 +23,7 @@
 #include "util_filter.h"
 
 #include "revproxy_upstream.h"
+#include "revproxy_tls.h"
 
 #define PREFETCH   16384        /* request body read before connecting */
 #define RBUF_SIZE  32768        /* one read from the backend */
@@ -770,6 +771,10 @@ int revproxy_x_start(revproxy_exchange *x)
         }
         if (x->send_failed && !got_byte) {
             x->why = "writing the request failed";
+        }
+        if (x->conn && x->conn->tls && revproxy_tls_error(x->conn)) {
+            x->why = apr_pstrcat(x->p, x->why ? x->why : "failed", " (TLS: ",
+                                 revproxy_tls_error(x->conn), ")", NULL);
         }
         return status;
     }

@@ -16,6 +16,7 @@ my ($mpm) = grep { -e } map { "$libexec/mod_mpm_$_.so" } qw(event worker prefork
 my @good = (
     q{RevProxyPass "^/a/(.*)$" "http://127.0.0.1:8080/$1"},
     q{RevProxyPass "^/static/" "!"},
+    q{RevProxyPass "^/slow/(.*)$" "http://127.0.0.1:8080/$1" timeout=1m connecttimeout=250ms},
     q{RevProxyPassFullURL "^http://(\w+)\.example\.org:(\d+)/(.*)$" "http://$1.example.net:$2/$3" methods=GET,HEAD},
     qq{<Location "/reproxied">\n    AllowReproxy On\n</Location>},
 );
@@ -26,6 +27,10 @@ my @bad = (   # [ config line, what the message must name ]
     [ q{RevProxyPass "^/a" "not a url"},                       qr/RevProxyPass/ ],
     [ q{RevProxyPassFullURL "^http://(" "http://127.0.0.1/"},  qr/RevProxyPassFullURL/ ],
     [ q{RevProxyPass "^/a" "backend://nosuchgroup/x"},         qr/nosuchgroup/ ],
+    [ q{RevProxyPass "^/a" "http://127.0.0.1/" timeout=2x},    qr/RevProxyPass/ ],
+    [ q{RevProxyTimeout soon},                                 qr/RevProxyTimeout/ ],
+    [ q{RevProxyTLSCACertificateFile /etc/hostname},           qr/RevProxyTLSCACertificateFile/ ],
+    [ q{RevProxyTLSClientCertificate /etc/hostname},           qr/RevProxyTLSClientCertificate/ ],
 );
 
 plan tests => 4 + 2 * @bad + 2;

@@ -19,7 +19,7 @@ use Protocol::WebSocket::Handshake::Client ();
 use Apache::Test ();
 use RevProxyTest qw(raw_backend read_request);
 
-our @EXPORT_OK = qw(ws_backend ws_connect ws_send ws_recv ws_eof);
+our @EXPORT_OK = qw(ws_backend ws_echo_handler ws_connect ws_send ws_recv ws_eof);
 
 my $MAX = 4 * 1024 * 1024;
 
@@ -30,7 +30,14 @@ my $MAX = 4 * 1024 * 1024;
 sub ws_backend {
     my (%o) = @_;
     return raw_backend(lifetime => $o{lifetime} // 60, conns => $o{conns} // 1,
-                       concurrent => 1, handler => sub {
+                       concurrent => 1, handler => ws_echo_handler(%o));
+}
+
+# The echo server's connection handler, for raw_backend() or, with a TLS
+# socket, RevProxyTLS::tls_backend() (wss through the proxy).
+sub ws_echo_handler {
+    my (%o) = @_;
+    return sub {
         my ($sock) = @_;
         my $req = read_request($sock) or return;
         my $key = $req->{header}{'sec-websocket-key'} // '';
@@ -41,7 +48,12 @@ sub ws_backend {
         my $frame = Protocol::WebSocket::Frame->new(max_payload_size => $MAX);
         my $sel = IO::Select->new($sock);
         my $deadline = time + ($o{lifetime} // 60);
-        while (time < $deadline && $sel->can_read($deadline - time)) {
+        # A TLS socket may hold decrypted bytes that select() cannot see.
+        my $ready = sub {
+            ($sock->can('pending') && $sock->pending)
+                || $sel->can_read($deadline - time);
+        };
+        while (time < $deadline && $ready->()) {
             my $n = sysread $sock, my $buf, 65536;
             last unless $n;
             $frame->append($buf);
@@ -67,7 +79,7 @@ sub ws_backend {
                                                           max_payload_size => $MAX)->to_bytes;
             }
         }
-    });
+    };
 }
 
 # Handshake through the test server's port (or $o{port}); returns a handle

@@ -50,21 +50,6 @@
 #include "revproxy_tls.h"
 #include "tap.h"
 
-/* What revproxy_tls.c needs of revproxy_conn.c. */
-apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
-                                apr_interval_time_t timeout)
-{
-    apr_int32_t n = 0;
-    apr_status_t rv;
-
-    c->pfd.reqevents = events;
-    c->pfd.rtnevents = 0;
-    do {
-        rv = apr_poll(&c->pfd, 1, &n, timeout);
-    } while (APR_STATUS_IS_EINTR(rv));
-    return (rv == APR_SUCCESS && n == 0) ? APR_TIMEUP : rv;
-}
-
 static char dir[] = "/tmp/rvp-unit-tls-XXXXXX";
 
 static const char *path(apr_pool_t *p, const char *name)

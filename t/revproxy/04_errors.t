@@ -198,12 +198,16 @@ for my $case (@bad) {
             $be->wait(5) or $be->stop;
         }
     };
+    # (Under AddressSanitizer, RSS grows by design: freed memory waits in
+    # its quarantine; leaks are LeakSanitizer's job in that round.)
+    my $asan = Apache::Test::vars('httpd') =~ /asan/;
     $run->() for 1 .. 3;           # warm-up
     my $before = $rss->();
     $run->() for 1 .. 30;
     my $after = $rss->();
-    ok $kid && $after - $before < 4096,
-       "no memory growth over 330 hostile responses: $before kB -> $after kB";
+    ok $kid && ($asan || $after - $before < 4096),
+       "no memory growth over 330 hostile responses: $before kB -> $after kB"
+       . ($asan ? ' (not judged under ASan)' : '');
 }
 
 # The child is alive and well after all that.

@@ -97,7 +97,13 @@ $w = ab(5000, '-k');
 is $w->{non2xx}, 0, 'after the storm: every request answered 200 again' or diag $w->{out};
 my ($fd1, $rss1) = usage($kid);
 ok $fd1 <= $fd0 + 16, "file descriptors flat: $fd0 before, $fd1 after";
-ok $rss1 - $rss0 < 8 * 1024, "RSS flat: $rss0 kB before, $rss1 kB after";
+SKIP: {
+    # Under AddressSanitizer freed memory waits in its quarantine and RSS
+    # grows by design; leaks are LeakSanitizer's job in that round.
+    skip 'RSS is not meaningful under AddressSanitizer', 1
+        if Apache::Test::vars('httpd') =~ /asan/;
+    ok $rss1 - $rss0 < 8 * 1024, "RSS flat: $rss0 kB before, $rss1 kB after";
+}
 unlike $h->log, qr/exit signal|AH00052/, 'no child crashed';
 
 done_testing();

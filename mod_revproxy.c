@@ -14,6 +14,7 @@
  * This file is httpd glue only: configuration, hooks and the handler.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "apr_strings.h"
@@ -259,9 +260,15 @@ static void set_response_head(request_rec *r, revproxy_exchange *x)
 
     apply_rewrites(r, x->resp_headers);
     r->status = x->status;
-    r->status_line = (x->reason && *x->reason)
-                     ? apr_psprintf(r->pool, "%d %s", x->status, x->reason)
-                     : NULL;
+    r->status_line = NULL;
+    if (x->reason && *x->reason) {
+        /* httpd writes the usual reason itself; keep only others. */
+        const char *usual = ap_get_status_line(x->status);
+        if (atoi(usual) != x->status || strcmp(usual + 4, x->reason) != 0) {
+            r->status_line = apr_psprintf(r->pool, "%d %s", x->status,
+                                          x->reason);
+        }
+    }
     /* The backend's Date and Server are passed on, as mod_proxy does. */
     r->proxyreq = PROXYREQ_REVERSE;
     r->content_type = NULL;

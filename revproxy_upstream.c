@@ -717,6 +717,13 @@ static int idempotent(const char *m)
     return in_list(m, list);
 }
 
+/* Whether the request could go out again on a fresh connection should
+ * the pooled one turn out closed before any response byte. */
+static int replayable(const revproxy_exchange *x)
+{
+    return x->body_eos && (idempotent(x->method) || x->held_len == 0);
+}
+
 int revproxy_x_start(revproxy_exchange *x)
 {
     int attempt, status;
@@ -734,7 +741,12 @@ int revproxy_x_start(revproxy_exchange *x)
         int got_byte = 0;
         apr_status_t rv;
 
-        rv = revproxy_conn_acquire(&x->addr, x->reuse && attempt == 0,
+        rv = revproxy_conn_acquire(&x->addr,
+                                   (x->reuse && attempt == 0)
+                                   ? (REVPROXY_REUSE
+                                      | (replayable(x) ? REVPROXY_REUSE_REPLAY
+                                                       : 0))
+                                   : 0,
                                    x->connect_timeout, x->p, &x->conn,
                                    &x->reused, &x->why);
         if (rv != APR_SUCCESS) {

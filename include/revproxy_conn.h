@@ -57,6 +57,13 @@ typedef struct revproxy_addr {
 /* Create the per-child pool state; call from child_init. */
 apr_status_t revproxy_conn_child_init(apr_pool_t *pchild);
 
+/* reuse flags for revproxy_conn_acquire */
+#define REVPROXY_REUSE          1   /* an idle pooled connection may serve */
+#define REVPROXY_REUSE_REPLAY   2   /* the request can be sent again on a
+                                       fresh connection if the pooled one
+                                       turns out closed: a connection given
+                                       back a moment ago needs no check */
+
 /* Get a connection: an idle pooled one when reuse is allowed and one is
  * alive (*reused = 1), else a new one connected within connect_timeout
  * (TCP + TLS handshake).  Errors: APR_TIMEUP for a timeout, anything

@@ -186,4 +186,18 @@ sub via {
     is $res->{header}{'x-end'}, 'kept', 'end-to-end response field kept';
 }
 
+{
+    my ($port, $be) = raw_backend(lifetime => 15, conns => 2, handler => sub {
+        my ($sock) = @_;
+        my $req = read_request($sock) or return;
+        my $line = $req->{uri} =~ /odd/ ? '299 Custom Reason' : '200 OK';
+        print $sock "HTTP/1.1 $line\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    });
+    my $odd = split_response(raw_http($front_port, "GET /raw/$port/odd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    my $ok = split_response(raw_http($front_port, "GET /raw/$port/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    $be->stop;
+    is "$odd->{status} $odd->{reason}", '299 Custom Reason', 'an unusual status and reason pass through';
+    is "$ok->{status} $ok->{reason}", '200 OK', 'a usual one too';
+}
+
 done_testing();

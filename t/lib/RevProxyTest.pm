@@ -36,7 +36,7 @@ our @EXPORT_OK = qw(raw_backend wait_backend stop_backend received
                     connections backend_errors read_request respond
                     raw_http split_response
                     error_log_path error_log_offset error_log_since
-                    error_log_wait);
+                    error_log_wait config_test);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my %live;               # pid of each running backend => pid of its test
@@ -376,6 +376,34 @@ sub split_response {
         ($res->{body}, $res->{rest}) = ($body, '');
     }
     return $res;
+}
+
+# ---- httpd -t on a configuration of its own --------------------------------
+
+# config_test(\@lines, no_revproxy => 0): `httpd -t` on a small configuration
+# that loads an MPM and our two modules from this tree, then @lines; returns
+# (exit code, output).
+sub config_test {
+    my ($lines, %o) = @_;
+    my $vars = Apache::Test::vars();
+    my $top = $vars->{top_dir};
+    my $libexec = `$vars->{apxs} -q LIBEXECDIR` =~ s/\s+$//r;
+    my ($mpm) = grep { -e } map { "$libexec/mod_mpm_$_.so" } qw(event worker prefork);
+    my ($mpm_name) = $mpm =~ /mod_(mpm_\w+)\.so$/;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
+    print $fh join "\n",
+        qq{ServerRoot "$dir"}, 'ServerName localhost',
+        qq{DefaultRuntimeDir "$dir"}, qq{PidFile "$dir/httpd.pid"},
+        qq{ErrorLog "$dir/error_log"}, 'Listen 127.0.0.1:1',
+        qq{LoadModule ${mpm_name}_module "$mpm"},
+        ($o{no_revproxy} ? ()
+            : qq{LoadModule revproxy_module "$top/.libs/mod_revproxy.so"}),
+        qq{LoadModule reproxy_filter_module "$top/.libs/mod_reproxy_filter.so"},
+        @$lines, '';
+    close $fh;
+    my $out = `$vars->{httpd} -t -f $dir/httpd.conf 2>&1`;
+    return ($? >> 8, $out);
 }
 
 # ---- the test server's error_log -------------------------------------------

@@ -14,28 +14,7 @@ use ReproxyTest qw(:all);
 my $vars = Apache::Test::vars();
 my $top = $vars->{top_dir};
 my $httpd = $vars->{httpd};
-my $libexec = `$vars->{apxs} -q LIBEXECDIR` =~ s/\s+$//r;
-my ($mpm) = grep { -e } map { "$libexec/mod_mpm_$_.so" } qw(event worker prefork);
 
-# `httpd -t` on a small configuration; returns (exit code, output).
-sub config_test {
-    my ($lines, %o) = @_;
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    my ($mpm_name) = $mpm =~ /mod_(mpm_\w+)\.so$/;
-    open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
-    print $fh join "\n",
-        qq{ServerRoot "$dir"}, 'ServerName localhost',
-        qq{DefaultRuntimeDir "$dir"}, qq{PidFile "$dir/httpd.pid"},
-        qq{ErrorLog "$dir/error_log"}, 'Listen 127.0.0.1:1',
-        qq{LoadModule ${mpm_name}_module "$mpm"},
-        ($o{no_revproxy} ? ()
-            : qq{LoadModule revproxy_module "$top/.libs/mod_revproxy.so"}),
-        qq{LoadModule reproxy_filter_module "$top/.libs/mod_reproxy_filter.so"},
-        @$lines, '';
-    close $fh;
-    my $out = `$httpd -t -f $dir/httpd.conf 2>&1`;
-    return ($? >> 8, $out);
-}
 
 my $d = docroot();
 my @good = (

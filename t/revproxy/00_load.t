@@ -6,12 +6,11 @@ use warnings;
 use File::Temp ();
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
+use RevProxyTest qw(config_test);
 
 my $vars = Apache::Test::vars();
 my $top = $vars->{top_dir};
 my $httpd = $vars->{httpd};
-my $libexec = `$vars->{apxs} -q LIBEXECDIR` =~ s/\s+$//r;
-my ($mpm) = grep { -e } map { "$libexec/mod_mpm_$_.so" } qw(event worker prefork);
 
 my @good = (
     q{RevProxyPass "^/a/(.*)$" "http://127.0.0.1:8080/$1"},
@@ -46,24 +45,6 @@ like $modules, qr/^\s*reproxy_filter_module \(shared\)/m,
 
 # 2. `httpd -t` on a tiny config of its own: good lines pass, each bad one
 #    fails naming the culprit.
-sub config_test {
-    my ($lines, %o) = @_;
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    my $load = join "\n",
-        ($o{no_revproxy} ? () :
-            qq{LoadModule revproxy_module "$top/.libs/mod_revproxy.so"}),
-        qq{LoadModule reproxy_filter_module "$top/.libs/mod_reproxy_filter.so"};
-    open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
-    my ($mpm_name) = $mpm =~ /mod_(mpm_\w+)\.so$/;
-    print $fh join "\n",
-        qq{ServerRoot "$dir"}, 'ServerName localhost',
-        qq{DefaultRuntimeDir "$dir"}, qq{PidFile "$dir/httpd.pid"},
-        qq{ErrorLog "$dir/error_log"}, 'Listen 127.0.0.1:1',
-        qq{LoadModule ${mpm_name}_module "$mpm"}, $load, @$lines, '';
-    close $fh;
-    my $out = `$httpd -t -f $dir/httpd.conf 2>&1`;
-    return ($? >> 8, $out);
-}
 
 my ($rc, $out) = config_test(\@good);
 is $rc, 0, 'httpd -t accepts the good directives' or diag $out;

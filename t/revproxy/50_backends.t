@@ -19,28 +19,11 @@ Apache::TestRequest::module('rp_groups');
 my $vars = Apache::Test::vars();
 my $top = $vars->{top_dir};
 my $httpd = $vars->{httpd};
-my $libexec = `$vars->{apxs} -q LIBEXECDIR` =~ s/\s+$//r;
-my ($mpm) = grep { -e } map { "$libexec/mod_mpm_$_.so" } qw(event worker prefork);
 my $port_a = Apache::Test::vars('rp_member_a_port');
 my $port_b = Apache::Test::vars('rp_member_b_port');
 
 # ---- 1. httpd -t ---------------------------------------------------------
 
-sub config_test {
-    my (@lines) = @_;
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    my ($mpm_name) = $mpm =~ /mod_(mpm_\w+)\.so$/;
-    open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
-    print $fh join "\n",
-        qq{ServerRoot "$dir"}, 'ServerName localhost',
-        qq{DefaultRuntimeDir "$dir"}, qq{PidFile "$dir/httpd.pid"},
-        qq{ErrorLog "$dir/error_log"}, 'Listen 127.0.0.1:1',
-        qq{LoadModule ${mpm_name}_module "$mpm"},
-        qq{LoadModule revproxy_module "$top/.libs/mod_revproxy.so"}, @lines, '';
-    close $fh;
-    my $out = `$httpd -t -f $dir/httpd.conf 2>&1`;
-    return ($? >> 8, $out);
-}
 
 my $group = 'RevProxyBackend pool http://127.0.0.1:8081 https://[::1]:8443/app/ '
           . 'retry=10s max=4 connecttimeout=1 timeout=30 sendtimeout=5 '
@@ -120,12 +103,12 @@ plan tests => @good + 2 * @bad + 46;
 
 for my $case (@good) {
     my ($what, @lines) = @$case;
-    my ($rc, $out) = config_test(@lines);
+    my ($rc, $out) = config_test(\@lines);
     is $rc, 0, "httpd -t accepts: $what" or diag $out;
 }
 for my $case (@bad) {
     my ($what, $lines, $names) = @$case;
-    my ($rc, $out) = config_test(@$lines);
+    my ($rc, $out) = config_test($lines);
     ok $rc != 0, "httpd -t rejects: $what";
     like $out, $names, '... naming the directive and the culprit';
 }

@@ -44,6 +44,7 @@
 #include "ap_regex.h"
 
 #include "mod_revproxy.h"
+#include "revproxy_rule.h"
 #include "revproxy_url.h"
 
 module AP_MODULE_DECLARE_DATA reproxy_filter_module;
@@ -1226,7 +1227,7 @@ static const char *set_timeout(cmd_parms *cmd, void *dv, const char *arg)
     reproxy_dir_conf *dc = dv;
     apr_interval_time_t t;
 
-    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t <= 0) {
+    if (revproxy_duration_parse(arg, &t) != APR_SUCCESS || t <= 0) {
         return apr_psprintf(cmd->pool, "%s: invalid duration '%s' (a number "
                             "with an optional unit: 250ms, 2s, 1m)",
                             cmd->cmd->name, arg);

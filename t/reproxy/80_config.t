@@ -25,6 +25,7 @@ my @good = (
     'ReproxyMaxRedirects 0',
     'ReproxyForwardHeaders none',
     'ReproxyTimeout 250ms',
+    'ReproxyTimeout 1m',
     qq{ReproxyFileRoot "$d/files"},
     qq{<Directory "$d">\n    AllowReproxy Off\n    ReproxyTimeout 2s\n</Directory>},
     qq{<Location "/x">\n    AllowReproxy On\n    ReproxyForwardHeaders Range X-Y\n</Location>},

@@ -4,12 +4,18 @@
  * Backend connections and the per-child keep-alive pool.
  */
 
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_hash.h"
 #include "apr_thread_mutex.h"
 #include "apr_atomic.h"
+#include "apr_portable.h"
 
 #include "revproxy_conn.h"
 #include "revproxy_tls.h"
@@ -259,12 +265,24 @@ static apr_status_t connect_new(const revproxy_addr *a,
         apr_pool_destroy(cp);
         return rv == APR_SUCCESS ? APR_ECONNREFUSED : rv;
     }
-    /* From here on every wait is our own apr_poll. */
-    apr_socket_timeout_set(s, 0);
+    /* Plain TCP: blocking, bounded by SO_RCVTIMEO/SO_SNDTIMEO, so that a
+     * read waits inside recv(2) (no poll(2) before it); TLS: non-blocking,
+     * every wait our own apr_poll. */
+    apr_socket_timeout_set(s, a->https ? 0 : -1);
 
     c = apr_pcalloc(cp, sizeof(*c));
     c->pool = cp;
     c->sock = s;
+    c->fd = -1;
+    if (!a->https) {
+        apr_os_sock_t fd;
+        if (apr_os_sock_get(&fd, s) == APR_SUCCESS) {
+            c->fd = fd;
+        }
+        else {
+            apr_socket_timeout_set(s, 0);
+        }
+    }
     c->pfd.p = cp;
     c->pfd.desc_type = APR_POLL_SOCKET;
     c->pfd.desc.s = s;
@@ -372,6 +390,89 @@ apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
     return rv;
 }
 
+/* SO_RCVTIMEO/SO_SNDTIMEO to timeout (> 0), unless the value in force
+ * is within a few milliseconds of it: the kernel counts these in jiffies
+ * anyway, and a head's deadline shrinks by microseconds between reads, so
+ * this saves a setsockopt(2) per request. */
+#define KERNEL_TIMEO_SLACK apr_time_from_msec(5)
+
+static apr_status_t kernel_timeout(revproxy_conn *c, int opt,
+                                   apr_interval_time_t *cur,
+                                   apr_interval_time_t timeout)
+{
+    struct timeval tv;
+
+    if (*cur > 0 && *cur - timeout <= KERNEL_TIMEO_SLACK
+        && timeout - *cur <= KERNEL_TIMEO_SLACK) {
+        return APR_SUCCESS;
+    }
+    tv.tv_sec = (time_t)apr_time_sec(timeout);
+    tv.tv_usec = (suseconds_t)apr_time_usec(timeout);
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        tv.tv_usec = 1;         /* 0 would mean: wait forever */
+    }
+    if (setsockopt(c->fd, SOL_SOCKET, opt, &tv, sizeof(tv)) != 0) {
+        *cur = 0;
+        return APR_FROM_OS_ERROR(errno);
+    }
+    *cur = timeout;
+    return APR_SUCCESS;
+}
+
+/* One blocking-socket operation was interrupted by a signal: the time
+ * left of the original timeout, or APR_TIMEUP. */
+static apr_status_t after_eintr(apr_time_t *deadline,
+                                apr_interval_time_t *timeout)
+{
+    apr_time_t now = apr_time_now();
+
+    if (*deadline == 0) {
+        *deadline = now + *timeout;
+    }
+    if (now >= *deadline) {
+        return APR_TIMEUP;
+    }
+    *timeout = *deadline - now;
+    return APR_SUCCESS;
+}
+
+static apr_status_t plain_read(revproxy_conn *c, char *buf, apr_size_t *len,
+                               apr_interval_time_t timeout)
+{
+    apr_size_t want = *len;
+    apr_time_t deadline = 0;
+    apr_status_t rv;
+
+    *len = 0;
+    for (;;) {
+        ssize_t n;
+
+        if (timeout > 0) {
+            rv = kernel_timeout(c, SO_RCVTIMEO, &c->rcvtimeo, timeout);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        n = recv(c->fd, buf, want, timeout > 0 ? 0 : MSG_DONTWAIT);
+        if (n > 0) {
+            *len = (apr_size_t)n;
+            return APR_SUCCESS;
+        }
+        if (n == 0) {
+            return APR_EOF;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return timeout > 0 ? APR_TIMEUP : APR_EAGAIN;
+        }
+        if (errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+        if (timeout > 0 && after_eintr(&deadline, &timeout) != APR_SUCCESS) {
+            return APR_TIMEUP;
+        }
+    }
+}
+
 apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
                                 apr_interval_time_t timeout)
 {
@@ -379,6 +480,9 @@ apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
     apr_status_t rv;
     apr_int16_t ev = APR_POLLIN;
 
+    if (c->fd >= 0) {
+        return plain_read(c, buf, len, timeout);
+    }
     for (;;) {
         *len = want;
         if (c->tls) {
@@ -449,26 +553,74 @@ static apr_status_t tls_writev(revproxy_conn *c, struct iovec *vec, int nvec,
     return APR_SUCCESS;
 }
 
+/* Drop what went out of vec, shorten its first partial vector. */
+static void advance(struct iovec **vec, int *nvec, apr_size_t n)
+{
+    while (*nvec > 0 && n >= (*vec)[0].iov_len) {
+        n -= (*vec)[0].iov_len;
+        (*vec)++;
+        (*nvec)--;
+    }
+    if (*nvec > 0 && n > 0) {
+        (*vec)[0].iov_base = (char *)(*vec)[0].iov_base + n;
+        (*vec)[0].iov_len -= n;
+    }
+}
+
+/* Blocking sendmsg(2), bounded by SO_SNDTIMEO; MSG_NOSIGNAL so that a
+ * backend's reset is an error, never SIGPIPE. */
+static apr_status_t plain_writev(revproxy_conn *c, struct iovec *vec,
+                                 int nvec, apr_interval_time_t timeout)
+{
+    apr_time_t deadline = 0;
+    apr_status_t rv;
+
+    while (nvec > 0) {
+        struct msghdr m;
+        ssize_t n;
+
+        if (timeout > 0) {
+            rv = kernel_timeout(c, SO_SNDTIMEO, &c->sndtimeo, timeout);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        memset(&m, 0, sizeof(m));
+        m.msg_iov = vec;
+        m.msg_iovlen = (size_t)(nvec < IOV_MAX ? nvec : IOV_MAX);
+        n = sendmsg(c->fd, &m,
+                    MSG_NOSIGNAL | (timeout > 0 ? 0 : MSG_DONTWAIT));
+        if (n >= 0) {
+            advance(&vec, &nvec, (apr_size_t)n);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return timeout > 0 ? APR_TIMEUP : APR_EAGAIN;
+        }
+        if (errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+        if (timeout > 0 && after_eintr(&deadline, &timeout) != APR_SUCCESS) {
+            return APR_TIMEUP;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
                                   int nvec, apr_interval_time_t timeout)
 {
     if (c->tls) {
         return tls_writev(c, vec, nvec, timeout);
     }
+    if (c->fd >= 0) {
+        return plain_writev(c, vec, nvec, timeout);
+    }
     while (nvec > 0) {
         apr_size_t n = 0;
         apr_status_t rv = apr_socket_sendv(c->sock, vec, nvec, &n);
 
-        /* Drop what went out, shorten the first partial vector. */
-        while (nvec > 0 && n >= vec[0].iov_len) {
-            n -= vec[0].iov_len;
-            vec++;
-            nvec--;
-        }
-        if (nvec > 0 && n > 0) {
-            vec[0].iov_base = (char *)vec[0].iov_base + n;
-            vec[0].iov_len -= n;
-        }
+        advance(&vec, &nvec, n);
         if (nvec == 0) {
             return APR_SUCCESS;
         }

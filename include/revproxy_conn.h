@@ -34,6 +34,12 @@ struct revproxy_conn {
     apr_socket_t *sock;
     apr_pollfd_t pfd;
     void *tls;                  /* SSL *, or NULL for plain TCP */
+    int fd;                     /* plain TCP: the socket, in blocking mode
+                                   with kernel timeouts (one system call
+                                   per read or write); -1 with TLS, whose
+                                   socket is non-blocking */
+    apr_interval_time_t rcvtimeo, sndtimeo;   /* SO_RCVTIMEO, SO_SNDTIMEO
+                                   as last set (0: not set) */
     revproxy_endpoint *ep;
     apr_time_t idle_since;
     unsigned requests;          /* requests sent on it so far */

@@ -69,29 +69,34 @@
 /* The largest Content-Length accepted: 2^63 - 1. */
 #define CL_MAX ((uint64_t)0x7fffffffffffffffULL)
 
-/* tchar of RFC 9110 section 5.6.2. */
-static int tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9')) {
-        return 1;
-    }
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'':
-    case '*': case '+': case '-': case '.': case '^': case '_':
-    case '`': case '|': case '~':
-        return 1;
-    default:
-        return 0;
-    }
-}
+/* Character classes, one table lookup per byte:
+ *  C_TCHAR  tchar of RFC 9110 section 5.6.2 (field names);
+ *  C_VCHAR  field-vchar, SP or HTAB (RFC 9110 section 5.5): obs-text is
+ *           allowed; NUL, CR, LF, DEL and the other controls are not. */
+#define C_TCHAR 1
+#define C_VCHAR 2
 
-/* field-vchar, SP or HTAB (RFC 9110 section 5.5); obs-text is allowed,
- * NUL, CR, LF, DEL and the other controls are not. */
-static int vchar(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
+static const unsigned char cclass[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,   /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* 0x10 */
+    2, 3, 2, 3, 3, 3, 3, 3, 2, 2, 3, 3, 2, 3, 3, 2,   /* 0x20 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2,   /* 0x30 */
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,   /* 0x40 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 3, 3,   /* 0x50 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,   /* 0x60 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 2, 3, 0,   /* 0x70 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0x80 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0x90 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0xa0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0xb0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0xc0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0xd0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0xe0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,   /* 0xf0 */
+};
+
+#define tchar(c) ((cclass[(unsigned char)(c)] & C_TCHAR) != 0)
+#define vchar(c) ((cclass[(unsigned char)(c)] & C_VCHAR) != 0)
 
 static int ows(char c)
 {
@@ -224,6 +229,9 @@ static const char *framing(revproxy_h1_head *h, const char *name,
 {
     size_t pos = 0, s, e;
 
+    if (nlen != 14 && nlen != 17 && nlen != 10) {
+        return NULL;            /* none of the three below */
+    }
     if (ieq(name, nlen, "content-length")) {
         uint64_t cl;
         const char *err = parse_cl(v, vlen, &cl);
@@ -271,10 +279,9 @@ static int head_fail(revproxy_h1_head *h, const char *error)
 
 /* "HTTP/1.x SSS [reason]": exactly one SP on either side of the status
  * code, which has three digits; the reason may be missing or empty. */
-static int parse_status(revproxy_h1_head *h)
+static int parse_status(revproxy_h1_head *h, const char *p, size_t n)
 {
-    const char *p = h->line;
-    size_t n = h->len, i;
+    size_t i;
 
     if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0
         || (p[7] != '0' && p[7] != '1') || p[8] != ' '
@@ -284,26 +291,25 @@ static int parse_status(revproxy_h1_head *h)
         return head_fail(h, "invalid status line");
     }
     for (i = 13; i < n; i++) {
-        if (!vchar((unsigned char)p[i])) {
+        if (!vchar(p[i])) {
             return head_fail(h, "invalid status line");
         }
     }
     h->minor = p[7] - '0';
     h->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-    h->reason_off = n > 12 ? 13 : 12;
     h->reason_len = n > 12 ? n - 13 : 0;
     i = h->reason_len < sizeof(h->reason) ? h->reason_len
                                           : sizeof(h->reason) - 1;
-    memcpy(h->reason, p + h->reason_off, i);
+    memcpy(h->reason, p + 13, i);
     h->reason[i] = '\0';
     return REVPROXY_H1_AGAIN;
 }
 
-/* One header line, without its terminator, in h->line. */
-static int parse_field(revproxy_h1_head *h)
+/* One header line p[0..n), without its terminator. */
+static int parse_field(revproxy_h1_head *h, const char *p, size_t n)
 {
-    const char *p = h->line, *err;
-    size_t n = h->len, i = 0, nlen, vs, ve;
+    const char *err;
+    size_t i = 0, nlen, vs, ve;
 
     /* obs-fold (or whitespace before the first field): RFC 9112 allows
      * a proxy to reject it, which is safer than guessing. */
@@ -313,7 +319,7 @@ static int parse_field(revproxy_h1_head *h)
     if (h->nfields >= h->max_fields) {
         return head_fail(h, "too many header fields");
     }
-    while (i < n && tchar((unsigned char)p[i])) {
+    while (i < n && tchar(p[i])) {
         i++;
     }
     /* No whitespace before the colon (RFC 9112 section 5.1). */
@@ -330,7 +336,7 @@ static int parse_field(revproxy_h1_head *h)
         ve--;
     }
     for (i = vs; i < ve; i++) {
-        if (!vchar((unsigned char)p[i])) {
+        if (!vchar(p[i])) {
             return head_fail(h, "invalid character in header value");
         }
     }
@@ -345,28 +351,25 @@ static int parse_field(revproxy_h1_head *h)
     return REVPROXY_H1_AGAIN;
 }
 
-/* A line of the head is complete. */
-static int line_end(revproxy_h1_head *h)
+/* A line of the head, p[0..n) without its terminator, is complete: in
+ * the caller's input or in h->line. */
+static int line_end(revproxy_h1_head *h, const char *p, size_t n)
 {
     int rv;
 
+    h->len = 0;
     if (h->state == HS_STATUS) {
-        rv = parse_status(h);
+        rv = parse_status(h, p, n);
         if (rv == REVPROXY_H1_AGAIN) {
-            /* The status line stays in the buffer (for reason_off) until
-             * the next line overwrites it. */
             h->state = HS_FIELD;
-            h->len = 0;
         }
         return rv;
     }
-    if (h->len == 0) {
+    if (n == 0) {
         h->state = HS_DONE;
         return REVPROXY_H1_DONE;
     }
-    rv = parse_field(h);
-    h->len = 0;
-    return rv;
+    return parse_field(h, p, n);
 }
 
 void revproxy_h1_head_init(revproxy_h1_head *h, char *line, size_t max_line,
@@ -396,13 +399,32 @@ int revproxy_h1_head_feed(revproxy_h1_head *h, const char *in, size_t len,
     while (i < len) {
         char c;
 
-        /* Fast path: the run of ordinary bytes up to the next CR or LF
-         * goes into the line in one copy (same outcome as byte by byte). */
+        /* Fast paths, with the same outcome as byte by byte: a whole
+         * line in the input is parsed where it is; otherwise the run of
+         * ordinary bytes up to the next CR or LF goes into h->line in
+         * one copy. */
         if (h->state == HS_STATUS || h->state == HS_FIELD) {
             const char *s = in + i, *stop, *cr;
             size_t run;
 
             stop = memchr(s, '\n', len - i);
+            if (stop != NULL && h->len == 0) {
+                run = (size_t)(stop - s);
+                i += run + 1;
+                if (run > 0 && s[run - 1] == '\r') {
+                    run--;      /* CRLF; any other CR stays, and fails */
+                }
+                if (run > h->max_line) {
+                    *consumed = (size_t)(s - in) + h->max_line + 1;
+                    return head_fail(h, "header line too long");
+                }
+                rv = line_end(h, s, run);
+                if (rv != REVPROXY_H1_AGAIN) {
+                    *consumed = i;
+                    return rv;
+                }
+                continue;
+            }
             if (stop == NULL) {
                 stop = in + len;
             }
@@ -438,7 +460,7 @@ int revproxy_h1_head_feed(revproxy_h1_head *h, const char *in, size_t len,
             }
         }
         if (c == '\n') {
-            rv = line_end(h);
+            rv = line_end(h, h->line, h->len);
             if (rv != REVPROXY_H1_AGAIN) {
                 *consumed = i;
                 return rv;

@@ -59,8 +59,7 @@ typedef struct revproxy_h1_head {
     int status;                 /* 100..599 */
     char reason[64];            /* the reason phrase, NUL-terminated,
                                    cut at 63 bytes */
-    size_t reason_off, reason_len; /* reason phrase inside line, only valid
-                                      until the first header line is fed */
+    size_t reason_len;          /* the reason phrase's full length */
     unsigned nfields;
     int has_cl;                 /* a valid Content-Length was seen */
     uint64_t content_length;

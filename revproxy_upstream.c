@@ -30,12 +30,40 @@
 #define MAX_IOV    64
 #define MAX_INTERIM 10          /* 1xx responses accepted per request */
 
-/* Hop-by-hop request fields, and those we write ourselves. */
-static const char *const never_forward[] = {
-    "Host", "Content-Length", "Transfer-Encoding", "Connection",
-    "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade", "Expect",
-    NULL
-};
+/* What build_head does with a field of the client's request. */
+#define FIELD_FORWARD 0
+#define FIELD_NEVER   1         /* hop-by-hop, or one we write ourselves */
+#define FIELD_UPGRADE 2         /* Upgrade: forwarded for a tunnel only */
+
+/* Hop-by-hop request fields (Connection, Keep-Alive, Proxy-Connection,
+ * TE, Trailer, Transfer-Encoding, Upgrade) and those we write ourselves
+ * (Host, Content-Length, Expect), told apart by length first. */
+static int request_field(const char *name, apr_size_t n)
+{
+    switch (n) {
+    case 2:
+        return strcasecmp(name, "TE") == 0;
+    case 4:
+        return strcasecmp(name, "Host") == 0;
+    case 6:
+        return strcasecmp(name, "Expect") == 0;
+    case 7:
+        return strcasecmp(name, "Trailer") == 0 ? FIELD_NEVER
+             : strcasecmp(name, "Upgrade") == 0 ? FIELD_UPGRADE
+             : FIELD_FORWARD;
+    case 10:
+        return strcasecmp(name, "Connection") == 0
+               || strcasecmp(name, "Keep-Alive") == 0;
+    case 14:
+        return strcasecmp(name, "Content-Length") == 0;
+    case 16:
+        return strcasecmp(name, "Proxy-Connection") == 0;
+    case 17:
+        return strcasecmp(name, "Transfer-Encoding") == 0;
+    default:
+        return FIELD_FORWARD;
+    }
+}
 
 static const char *const hop_by_hop[] = {
     "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
@@ -56,7 +84,8 @@ void revproxy_x_init(revproxy_exchange *x, request_rec *r)
 static int in_list(const char *name, const char *const *list)
 {
     for (; list && *list; list++) {
-        if (strcasecmp(name, *list) == 0) {
+        if (apr_tolower(name[0]) == apr_tolower((*list)[0])
+            && strcasecmp(name, *list) == 0) {
             return 1;
         }
     }
@@ -183,8 +212,10 @@ void revproxy_strip_hop_by_hop(apr_table_t *t, int keep_upgrade)
 }
 
 /* A field httpd (or a module) left in a table is only written when it is
- * a clean token and a value without CR, LF or other controls. */
-static int field_ok(const char *name, const char *value)
+ * a clean token and a value without CR, LF or other controls.  Their
+ * lengths come back in *nlen and *vlen. */
+static int field_ok(const char *name, const char *value, apr_size_t *nlen,
+                    apr_size_t *vlen)
 {
     const unsigned char *s;
 
@@ -196,11 +227,13 @@ static int field_ok(const char *name, const char *value)
             return 0;
         }
     }
+    *nlen = (apr_size_t)(s - (const unsigned char *)name);
     for (s = (const unsigned char *)value; *s; s++) {
         if ((*s < 0x20 && *s != '\t') || *s == 0x7f) {
             return 0;
         }
     }
+    *vlen = (apr_size_t)(s - (const unsigned char *)value);
     return 1;
 }
 
@@ -242,18 +275,19 @@ static char *build_head(revproxy_exchange *x, const char *framing,
         arr = apr_table_elts(t);
         e = (const apr_table_entry_t *)arr->elts;
         for (j = 0; j < arr->nelts; j++) {
-            if (!field_ok(e[j].key, e[j].val)) {
+            apr_size_t nlen, vlen;
+
+            if (!field_ok(e[j].key, e[j].val, &nlen, &vlen)) {
                 continue;
             }
             if (pass == 0) {
-                if (in_list(e[j].key, never_forward)
-                    && !(x->upgrade && (strcasecmp(e[j].key, "Upgrade") == 0))) {
-                    continue;
-                }
-                if (in_list(e[j].key, x->skip)
-                    || (named_by_connection(conn, e[j].key)
-                        && !(x->upgrade
-                             && strcasecmp(e[j].key, "Upgrade") == 0))) {
+                int kind = request_field(e[j].key, nlen);
+                int tunnel = x->upgrade && kind == FIELD_UPGRADE;
+
+                if ((kind != FIELD_FORWARD && !tunnel)
+                    || in_list(e[j].key, x->skip)
+                    || (conn && !tunnel
+                        && named_by_connection(conn, e[j].key))) {
                     continue;
                 }
             }
@@ -261,11 +295,11 @@ static char *build_head(revproxy_exchange *x, const char *framing,
                 break;
             }
             parts[np].iov_base = e[j].key;
-            parts[np++].iov_len = strlen(e[j].key);
+            parts[np++].iov_len = nlen;
             parts[np].iov_base = ": ";
             parts[np++].iov_len = 2;
             parts[np].iov_base = e[j].val;
-            parts[np++].iov_len = strlen(e[j].val);
+            parts[np++].iov_len = vlen;
             parts[np].iov_base = "\r\n";
             parts[np++].iov_len = 2;
         }
@@ -549,8 +583,13 @@ static int on_header(void *baton, const char *name, size_t nlen,
     default:
         break;
     }
-    apr_table_addn(x->resp_headers, apr_pstrmemdup(x->p, name, nlen),
-                   apr_pstrmemdup(x->p, value, vlen));
+    /* Name and value in one allocation. */
+    v = apr_palloc(x->p, nlen + vlen + 2);
+    memcpy(v, name, nlen);
+    v[nlen] = '\0';
+    memcpy(v + nlen + 1, value, vlen);
+    v[nlen + 1 + vlen] = '\0';
+    apr_table_addn(x->resp_headers, v, v + nlen + 1);
     return 0;
 }
 
@@ -616,16 +655,6 @@ static int read_head(revproxy_exchange *x, int *got_byte)
     x->resp_headers = apr_table_make(x->p, 16);
     x->hop_named = 0;
     init_head(x);
-    /* The answer cannot be there yet: wait for it rather than make a read
-     * that would only say EAGAIN (one system call less per request). */
-    if (x->rlen == 0 && x->conn->tls == NULL
-        && APR_STATUS_IS_TIMEUP(revproxy_conn_wait(x->conn, APR_POLLIN,
-                                                   x->timeout))) {
-        x->rv = APR_TIMEUP;
-        x->fail = REVPROXY_FAIL_TIMEOUT;
-        x->why = "timed out waiting for the response head";
-        return HTTP_GATEWAY_TIME_OUT;
-    }
     for (;;) {
         size_t used = 0;
         int rc;

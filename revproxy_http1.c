@@ -408,16 +408,14 @@ int revproxy_h1_head_feed(revproxy_h1_head *h, const char *in, size_t len,
             size_t run;
 
             stop = memchr(s, '\n', len - i);
-            if (stop != NULL && h->len == 0) {
-                run = (size_t)(stop - s);
-                i += run + 1;
-                if (run > 0 && s[run - 1] == '\r') {
-                    run--;      /* CRLF; any other CR stays, and fails */
-                }
-                if (run > h->max_line) {
-                    *consumed = (size_t)(s - in) + h->max_line + 1;
-                    return head_fail(h, "header line too long");
-                }
+            run = stop ? (size_t)(stop - s) : 0;
+            if (run > 0 && s[run - 1] == '\r') {
+                run--;          /* CRLF; any other CR stays, and fails */
+            }
+            /* (A line too long takes the byte-wise way, which tells
+             * where exactly the limit was crossed.) */
+            if (stop != NULL && h->len == 0 && run <= h->max_line) {
+                i += (size_t)(stop - s) + 1;
                 rv = line_end(h, s, run);
                 if (rv != REVPROXY_H1_AGAIN) {
                     *consumed = i;

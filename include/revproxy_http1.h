@@ -32,7 +32,8 @@ extern "C" {
 
 /* Called for every header field of the head (not for trailers).  Name and
  * value are not NUL-terminated; the value has its surrounding whitespace
- * removed.  A non-zero return stops parsing with REVPROXY_H1_ERROR and
+ * removed.  They point into the input being fed (a line that arrived
+ * whole) or into the line buffer, and are valid during the call only.  A non-zero return stops parsing with REVPROXY_H1_ERROR and
  * error "rejected by caller". */
 typedef int (*revproxy_h1_header_fn)(void *baton,
                                      const char *name, size_t nlen,

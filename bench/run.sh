@@ -23,15 +23,16 @@
 # bench/last-results.txt.  Every process started here is stopped on exit.
 #
 # Environment (defaults in brackets):
-#   BENCH_DURATION   seconds per measured wrk run [10]
-#   BENCH_WARMUP     seconds of warm-up before each run [2]
+#   BENCH_DURATION   seconds per measured wrk run [5]
+#   BENCH_WARMUP     seconds of warm-up before each run [1]
 #   BENCH_SIZES      bodies: 100 10k 1m [100 10k 1m]
 #   BENCH_CONNS      wrk connections [8 32]
 #   BENCH_FRONTS     [revproxy proxypass proxypassmatch nginx]
 #   BENCH_PIN        1: fronts on CPU $BENCH_CPU_FRONT [0], backends, wrk,
 #                    curl and the SSE client on CPU $BENCH_CPU_LOAD [1]; 0: no
 #                    pinning [1]
-#   BENCH_ROUNDS     rounds of the whole wrk matrix; the table shows medians [1]
+#   BENCH_ROUNDS     rounds of the whole wrk matrix, fronts interleaved in
+#                    each; the table shows medians [3]
 #   BENCH_SSE_EVENTS events per SSE measurement, 100 ms apart [30]
 #   BENCH_PORT_BASE  first port [7000]; backend +1, SSE backend +2, fronts
 #                    +10..+14 (revproxy, proxypass, proxypassmatch, nginx,
@@ -45,8 +46,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
 
-DURATION=${BENCH_DURATION:-10}
-WARMUP=${BENCH_WARMUP:-2}
+DURATION=${BENCH_DURATION:-5}
+WARMUP=${BENCH_WARMUP:-1}
 SIZES=${BENCH_SIZES:-100 10k 1m}
 CONNS=${BENCH_CONNS:-8 32}
 FRONTS=${BENCH_FRONTS:-revproxy proxypass proxypassmatch nginx}
@@ -54,7 +55,7 @@ PIN=${BENCH_PIN:-1}
 CPU_FRONT=${BENCH_CPU_FRONT:-0}
 CPU_LOAD=${BENCH_CPU_LOAD:-1}
 SSE_EVENTS=${BENCH_SSE_EVENTS:-30}
-ROUNDS=${BENCH_ROUNDS:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 BASE=${BENCH_PORT_BASE:-7000}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/last-results.txt}
 

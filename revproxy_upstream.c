@@ -649,7 +649,15 @@ static int read_head(revproxy_exchange *x, int *got_byte)
     /* The head as a whole must come within the timeout: a backend that
      * drips it a byte at a time does not hold the request forever (the
      * body, which may stream for hours, is limited per wait only). */
-    apr_time_t deadline = apr_time_now() + x->timeout;
+    apr_time_t deadline;
+
+    /* After a failed write (the backend stopped reading, or hung up), an
+     * early answer is taken if it comes within the send timeout; nobody
+     * waits the full response timeout for a backend that is not
+     * listening. */
+    deadline = apr_time_now()
+               + ((x->send_failed && x->send_timeout < x->timeout)
+                  ? x->send_timeout : x->timeout);
 
     *got_byte = 0;
     x->resp_headers = apr_table_make(x->p, 16);
@@ -768,7 +776,7 @@ int revproxy_x_start(revproxy_exchange *x)
     }
     for (attempt = 0; attempt < 2; attempt++) {
         int got_byte = 0;
-        apr_status_t rv;
+        apr_status_t rv, send_rv;
 
         rv = revproxy_conn_acquire(&x->addr,
                                    (x->reuse && attempt == 0)
@@ -795,6 +803,7 @@ int revproxy_x_start(revproxy_exchange *x)
         if (status != OK) {
             return status;
         }
+        send_rv = x->rv;
         status = read_head(x, &got_byte);
         if (status == OK) {
             x->fail = REVPROXY_FAIL_NONE;
@@ -811,7 +820,19 @@ int revproxy_x_start(revproxy_exchange *x)
             continue;
         }
         if (x->send_failed && !got_byte) {
-            x->why = "writing the request failed";
+            /* No answer: the write's failure is the cause to report. */
+            x->rv = send_rv;
+            if (APR_STATUS_IS_TIMEUP(send_rv)) {
+                x->fail = REVPROXY_FAIL_TIMEOUT;
+                x->why = "timed out writing the request (the backend "
+                         "stopped reading)";
+                status = HTTP_GATEWAY_TIME_OUT;
+            }
+            else {
+                x->fail = REVPROXY_FAIL_BAD;
+                x->why = "writing the request failed";
+                status = HTTP_BAD_GATEWAY;
+            }
         }
         if (x->conn && x->conn->tls && revproxy_tls_error(x->conn)) {
             x->why = apr_pstrcat(x->p, x->why ? x->why : "failed", " (TLS: ",

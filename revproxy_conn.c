@@ -419,13 +419,24 @@ static apr_status_t kernel_timeout(revproxy_conn *c, int opt,
     return APR_SUCCESS;
 }
 
-/* One blocking-socket operation was interrupted by a signal: the time
- * left of the original timeout, or APR_TIMEUP. */
-static apr_status_t after_eintr(apr_time_t *deadline,
-                                apr_interval_time_t *timeout)
+/* A blocking-socket call failed with err: APR_SUCCESS to call again (a
+ * signal came and time is left, *timeout now what is left of the
+ * original), or what to return. */
+static apr_status_t blocking_failure(int err, apr_time_t *deadline,
+                                     apr_interval_time_t *timeout)
 {
-    apr_time_t now = apr_time_now();
+    apr_time_t now;
 
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+        return *timeout > 0 ? APR_TIMEUP : APR_EAGAIN;
+    }
+    if (err != EINTR) {
+        return APR_FROM_OS_ERROR(err);
+    }
+    if (*timeout <= 0) {
+        return APR_SUCCESS;
+    }
+    now = apr_time_now();
     if (*deadline == 0) {
         *deadline = now + *timeout;
     }
@@ -461,14 +472,9 @@ static apr_status_t plain_read(revproxy_conn *c, char *buf, apr_size_t *len,
         if (n == 0) {
             return APR_EOF;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return timeout > 0 ? APR_TIMEUP : APR_EAGAIN;
-        }
-        if (errno != EINTR) {
-            return APR_FROM_OS_ERROR(errno);
-        }
-        if (timeout > 0 && after_eintr(&deadline, &timeout) != APR_SUCCESS) {
-            return APR_TIMEUP;
+        rv = blocking_failure(errno, &deadline, &timeout);
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
     }
 }
@@ -594,14 +600,9 @@ static apr_status_t plain_writev(revproxy_conn *c, struct iovec *vec,
             advance(&vec, &nvec, (apr_size_t)n);
             continue;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return timeout > 0 ? APR_TIMEUP : APR_EAGAIN;
-        }
-        if (errno != EINTR) {
-            return APR_FROM_OS_ERROR(errno);
-        }
-        if (timeout > 0 && after_eintr(&deadline, &timeout) != APR_SUCCESS) {
-            return APR_TIMEUP;
+        rv = blocking_failure(errno, &deadline, &timeout);
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
     }
     return APR_SUCCESS;

@@ -273,16 +273,7 @@ static apr_status_t connect_new(const revproxy_addr *a,
     c = apr_pcalloc(cp, sizeof(*c));
     c->pool = cp;
     c->sock = s;
-    c->fd = -1;
-    if (!a->https) {
-        apr_os_sock_t fd;
-        if (apr_os_sock_get(&fd, s) == APR_SUCCESS) {
-            c->fd = fd;
-        }
-        else {
-            apr_socket_timeout_set(s, 0);
-        }
-    }
+    apr_os_sock_get(&c->fd, s);
     c->pfd.p = cp;
     c->pfd.desc_type = APR_POLL_SOCKET;
     c->pfd.desc.s = s;
@@ -486,17 +477,12 @@ apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
     apr_status_t rv;
     apr_int16_t ev = APR_POLLIN;
 
-    if (c->fd >= 0) {
+    if (c->tls == NULL) {
         return plain_read(c, buf, len, timeout);
     }
     for (;;) {
         *len = want;
-        if (c->tls) {
-            rv = revproxy_tls_read(c, buf, len, &ev);
-        }
-        else {
-            rv = apr_socket_recv(c->sock, buf, len);
-        }
+        rv = revproxy_tls_read(c, buf, len, &ev);
         if (*len > 0) {
             return APR_SUCCESS;
         }
@@ -611,29 +597,6 @@ static apr_status_t plain_writev(revproxy_conn *c, struct iovec *vec,
 apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
                                   int nvec, apr_interval_time_t timeout)
 {
-    if (c->tls) {
-        return tls_writev(c, vec, nvec, timeout);
-    }
-    if (c->fd >= 0) {
-        return plain_writev(c, vec, nvec, timeout);
-    }
-    while (nvec > 0) {
-        apr_size_t n = 0;
-        apr_status_t rv = apr_socket_sendv(c->sock, vec, nvec, &n);
-
-        advance(&vec, &nvec, n);
-        if (nvec == 0) {
-            return APR_SUCCESS;
-        }
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
-            return rv;
-        }
-        if (APR_STATUS_IS_EAGAIN(rv)) {
-            rv = revproxy_conn_wait(c, APR_POLLOUT, timeout);
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
-        }
-    }
-    return APR_SUCCESS;
+    return c->tls ? tls_writev(c, vec, nvec, timeout)
+                  : plain_writev(c, vec, nvec, timeout);
 }

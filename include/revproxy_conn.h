@@ -34,10 +34,9 @@ struct revproxy_conn {
     apr_socket_t *sock;
     apr_pollfd_t pfd;
     void *tls;                  /* SSL *, or NULL for plain TCP */
-    int fd;                     /* plain TCP: the socket, in blocking mode
+    int fd;                     /* sock's descriptor.  Plain TCP: blocking,
                                    with kernel timeouts (one system call
-                                   per read or write); -1 with TLS, whose
-                                   socket is non-blocking */
+                                   per read or write); TLS: non-blocking */
     apr_interval_time_t rcvtimeo, sndtimeo;   /* SO_RCVTIMEO, SO_SNDTIMEO
                                    as last set (0: not set) */
     revproxy_endpoint *ep;

@@ -30,39 +30,58 @@
 #define MAX_IOV    64
 #define MAX_INTERIM 10          /* 1xx responses accepted per request */
 
+/* Hop-by-hop fields (RFC 9110 section 7.6.1), told apart by length first;
+ * the request head and the response head both ask. */
+#define HOP_NONE       0
+#define HOP_DROP       1        /* Keep-Alive, Proxy-Connection, TE,
+                                   Trailer, Transfer-Encoding */
+#define HOP_UPGRADE    2
+#define HOP_CONNECTION 3
+
+static int hop_field(const char *name, apr_size_t n)
+{
+    switch (n) {
+    case 2:
+        return strncasecmp(name, "TE", 2) == 0 ? HOP_DROP : HOP_NONE;
+    case 7:
+        return strncasecmp(name, "Trailer", 7) == 0 ? HOP_DROP
+             : strncasecmp(name, "Upgrade", 7) == 0 ? HOP_UPGRADE
+             : HOP_NONE;
+    case 10:
+        return strncasecmp(name, "Connection", 10) == 0 ? HOP_CONNECTION
+             : strncasecmp(name, "Keep-Alive", 10) == 0 ? HOP_DROP
+             : HOP_NONE;
+    case 16:
+        return strncasecmp(name, "Proxy-Connection", 16) == 0 ? HOP_DROP
+                                                              : HOP_NONE;
+    case 17:
+        return strncasecmp(name, "Transfer-Encoding", 17) == 0 ? HOP_DROP
+                                                               : HOP_NONE;
+    default:
+        return HOP_NONE;
+    }
+}
+
 /* What build_head does with a field of the client's request. */
 #define FIELD_FORWARD 0
 #define FIELD_NEVER   1         /* hop-by-hop, or one we write ourselves */
 #define FIELD_UPGRADE 2         /* Upgrade: forwarded for a tunnel only */
 
-/* Hop-by-hop request fields (Connection, Keep-Alive, Proxy-Connection,
- * TE, Trailer, Transfer-Encoding, Upgrade) and those we write ourselves
- * (Host, Content-Length, Expect), told apart by length first. */
 static int request_field(const char *name, apr_size_t n)
 {
-    switch (n) {
-    case 2:
-        return strcasecmp(name, "TE") == 0;
-    case 4:
-        return strcasecmp(name, "Host") == 0;
-    case 6:
-        return strcasecmp(name, "Expect") == 0;
-    case 7:
-        return strcasecmp(name, "Trailer") == 0 ? FIELD_NEVER
-             : strcasecmp(name, "Upgrade") == 0 ? FIELD_UPGRADE
-             : FIELD_FORWARD;
-    case 10:
-        return strcasecmp(name, "Connection") == 0
-               || strcasecmp(name, "Keep-Alive") == 0;
-    case 14:
-        return strcasecmp(name, "Content-Length") == 0;
-    case 16:
-        return strcasecmp(name, "Proxy-Connection") == 0;
-    case 17:
-        return strcasecmp(name, "Transfer-Encoding") == 0;
+    switch (hop_field(name, n)) {
+    case HOP_NONE:
+        break;
+    case HOP_UPGRADE:
+        return FIELD_UPGRADE;
     default:
-        return FIELD_FORWARD;
+        return FIELD_NEVER;
     }
+    /* Host, Content-Length and Expect are ours to write. */
+    return ((n == 4 && strncasecmp(name, "Host", 4) == 0)
+            || (n == 6 && strncasecmp(name, "Expect", 6) == 0)
+            || (n == 14 && strncasecmp(name, "Content-Length", 14) == 0))
+           ? FIELD_NEVER : FIELD_FORWARD;
 }
 
 static const char *const hop_by_hop[] = {
@@ -552,34 +571,19 @@ static int on_header(void *baton, const char *name, size_t nlen,
     /* Hop-by-hop fields that are always dropped never enter the table;
      * Connection and Upgrade do when they need the full strip (a token
      * naming other fields, or a tunnel). */
-    switch (nlen) {
-    case 2:
-    case 7:
-    case 10:
-    case 16:
-    case 17:
-        if (strncasecmp(name, "TE", nlen) == 0 && nlen == 2) {
-            return 0;
-        }
-        if ((nlen == 7 && strncasecmp(name, "Trailer", 7) == 0)
-            || (nlen == 10 && strncasecmp(name, "Keep-Alive", 10) == 0)
-            || (nlen == 16 && strncasecmp(name, "Proxy-Connection", 16) == 0)
-            || (nlen == 17
-                && strncasecmp(name, "Transfer-Encoding", 17) == 0)) {
-            return 0;
-        }
-        if (nlen == 7 && strncasecmp(name, "Upgrade", 7) == 0) {
-            x->hop_named = 1;
-        }
-        else if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
-            v = apr_pstrmemdup(x->p, value, vlen);
-            if (!only_tokens(v, "close", "keep-alive")) {
-                x->hop_named = 1;
-                apr_table_addn(x->resp_headers, "Connection", v);
-            }
-            return 0;
-        }
+    switch (hop_field(name, nlen)) {
+    case HOP_DROP:
+        return 0;
+    case HOP_UPGRADE:
+        x->hop_named = 1;
         break;
+    case HOP_CONNECTION:
+        v = apr_pstrmemdup(x->p, value, vlen);
+        if (!only_tokens(v, "close", "keep-alive")) {
+            x->hop_named = 1;
+            apr_table_addn(x->resp_headers, "Connection", v);
+        }
+        return 0;
     default:
         break;
     }

@@ -45,10 +45,6 @@ typedef struct revproxy_req {
     revproxy_target target;
 } revproxy_req;
 
-static const char *const forwarded_fields[] = {
-    "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", NULL
-};
-
 /* ---------------------------------------------------------------------- */
 /* Request time                                                            */
 
@@ -213,9 +209,10 @@ static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
             xff = apr_pstrcat(r->pool, xff, ", ", r->useragent_ip, NULL);
         }
         apr_table_setn(t, "X-Forwarded-For", xff ? xff : r->useragent_ip);
-        if (host) {
-            apr_table_setn(t, "X-Forwarded-Host", host);
-        }
+        /* Without a Host field (HTTP/1.0), the name httpd chose: the
+         * client's own X-Forwarded-Host never goes through. */
+        apr_table_setn(t, "X-Forwarded-Host",
+                       host ? host : ap_get_server_name(r));
         apr_table_setn(t, "X-Forwarded-Proto", ap_http_scheme(r));
     }
     return t;
@@ -385,8 +382,7 @@ static int revproxy_handler(request_rec *r)
     forwarded = sc->add_forwarded != 0;
     x.path = rq->target.path;
     x.headers = r->headers_in;
-    x.skip = forwarded ? forwarded_fields : NULL;
-    x.extra = added_fields(r, rq, forwarded);
+    x.own = added_fields(r, rq, forwarded);
     x.send_body = apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
                   || apr_table_get(r->headers_in, "Content-Length") != NULL;
     x.upgrade = wants_upgrade(r, rule);

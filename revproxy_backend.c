@@ -45,6 +45,8 @@ APLOG_USE_MODULE(revproxy);
 
 #define DEFAULT_RETRY     apr_time_from_sec(30)
 #define DEFAULT_MAX_IDLE  32
+#define DEFAULT_FAILS     3
+#define DEFAULT_MAX_ATTEMPTS 3
 #define MAX_MEMBERS       256
 #define HC_TICK           apr_time_from_msec(100)
 #define HC_MAX_LINE       8190
@@ -173,6 +175,24 @@ static const char *parse_duration(cmd_parms *cmd, const char *name,
     return NULL;
 }
 
+/* A whole number min..max for an option. */
+static const char *parse_count(cmd_parms *cmd, const revproxy_group *g,
+                               const char *what, const char *val, long min,
+                               long max, int *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(val, &end, 10);
+    if (!apr_isdigit(*val) || *end || errno || n < min || n > max) {
+        return apr_psprintf(cmd->pool, "%s %s: %s (%ld-%ld), not '%s'",
+                            cmd->cmd->name, g->name, what, min, max, val);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
 static const char *parse_option(cmd_parms *cmd, revproxy_group *g,
                                 const char *opt)
 {
@@ -197,15 +217,16 @@ static const char *parse_option(cmd_parms *cmd, revproxy_group *g,
         return parse_duration(cmd, g->name, opt, val, &g->hcheck);
     }
     if (IS("max")) {
-        char *end;
-        long n = strtol(val, &end, 10);
-        if (*val == '\0' || *end || n < 0 || n > 65535) {
-            return apr_psprintf(cmd->pool, "%s %s: max= takes a number of "
-                                "connections (0-65535), not '%s'",
-                                cmd->cmd->name, g->name, val);
-        }
-        g->max_idle = (int)n;
-        return NULL;
+        return parse_count(cmd, g, "max= takes a number of connections",
+                           val, 0, 65535, &g->max_idle);
+    }
+    if (IS("fails")) {
+        return parse_count(cmd, g, "fails= takes a number of failed "
+                           "requests in a row", val, 1, 1000, &g->fails);
+    }
+    if (IS("maxattempts")) {
+        return parse_count(cmd, g, "maxattempts= takes a number of members",
+                           val, 1, MAX_MEMBERS, &g->max_attempts);
     }
     if (IS("tlsverify")) {
         if (strcasecmp(val, "on") == 0 || strcasecmp(val, "off") == 0) {
@@ -269,6 +290,8 @@ const char *revproxy_backend_parse(cmd_parms *cmd, apr_array_header_t *groups,
     g->retry = DEFAULT_RETRY;
     g->connect_timeout = g->timeout = g->send_timeout = REVPROXY_UNSET;
     g->max_idle = DEFAULT_MAX_IDLE;
+    g->fails = DEFAULT_FAILS;
+    g->max_attempts = DEFAULT_MAX_ATTEMPTS;
     g->tlsverify = REVPROXY_UNSET;
     g->hcheck_uri = "/";
     g->definition = argv[0];
@@ -489,18 +512,31 @@ static long retry_after(const revproxy_group *g)
 /* ---------------------------------------------------------------------- */
 /* Request time                                                            */
 
-static int idempotent(request_rec *r)
+/* One more request in a row ended on m without a usable answer: at
+ * g->fails of them, m is marked down (and the count starts again). */
+static void count_failure(const revproxy_group *g, const revproxy_member *m,
+                          revproxy_member_stats *ms,
+                          const revproxy_exchange *x, request_rec *r,
+                          const revproxy_rule *rule)
 {
-    switch (r->method_number) {
-    case M_GET:                 /* and HEAD */
-    case M_PUT:
-    case M_DELETE:
-    case M_OPTIONS:
-    case M_TRACE:
-        return 1;
-    default:
-        return 0;
+    apr_uint32_t n;
+
+    if (ms == NULL) {
+        return;
     }
+    n = apr_atomic_inc32(&ms->fails_in_row) + 1;
+    if (n < (apr_uint32_t)g->fails) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0323)
+                      "backend group %s: member %s failed %u time%s in a row "
+                      "(fails=%d): %s", g->name, m->url, n,
+                      n == 1 ? "" : "s", g->fails,
+                      x->why ? x->why : "failed");
+        return;
+    }
+    apr_atomic_set32(&ms->fails_in_row, 0);
+    mark_down(g, m, ms, REVPROXY_MEMBER_DOWN,
+              apr_psprintf(r->pool, "%s (%u requests in a row)",
+                           x->why ? x->why : "failed", n), r, rule);
 }
 
 static void log_member_failure(request_rec *r, const revproxy_rule *rule,
@@ -531,7 +567,7 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
     char *tried = apr_pcalloc(r->pool, g->members->nelts);
     const revproxy_member *m;
     apr_uint32_t turn;
-    int attempts = 0, status;
+    int attempts = 0, sent = 0, status;
     long after;
 
     memset(pick, 0, sizeof(*pick));
@@ -562,7 +598,6 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
         revproxy_member_stats *ms = revproxy_status_member(m->slot);
         apr_off_t in0 = x->bytes_in, out0 = x->bytes_out;
         apr_time_t t0;
-        int conn_level;
 
         x->addr.https = m->addr.https;
         x->addr.host = m->addr.host;
@@ -570,7 +605,7 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
         x->addr.gauges = revproxy_status_gauges(m->slot);
         x->path = *m->base ? apr_pstrcat(r->pool, m->base, path, NULL) : path;
         if (!(rule->keephost && client_host)) {
-            apr_table_setn(x->extra, "Host", m->hostport);
+            apr_table_setn(x->own, "Host", m->hostport);
         }
         attempts++;
         if (ms) {
@@ -581,6 +616,9 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
         if (status == OK) {
             if (ms) {
                 revproxy_status_latency(ms, apr_time_now() - t0);
+                if (apr_atomic_read32(&ms->fails_in_row) != 0) {
+                    apr_atomic_set32(&ms->fails_in_row, 0);
+                }
             }
             mark_up(g, m, ms, r, "a request succeeded");
             pick->member = m;
@@ -601,23 +639,37 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
             && x->fail <= REVPROXY_FAIL_ABORTED) {
             apr_atomic_inc64(&ms->fail[x->fail - REVPROXY_FAIL_REFUSED]);
         }
-        /* Connection-level: the connect failed (refused, unreachable, TLS,
-         * timed out), or the connection broke before any response byte.
-         * A response that is invalid, or slow to come (the request may be
-         * in progress there), is the member's answer: no failover. */
-        conn_level = x->fail == REVPROXY_FAIL_REFUSED
-                     || (x->fail == REVPROXY_FAIL_TIMEOUT && x->conn == NULL)
-                     || (x->fail == REVPROXY_FAIL_BAD && x->bytes_in == in0);
-        if (!conn_level) {
+        if (x->fail == REVPROXY_FAIL_REFUSED
+            || (x->fail == REVPROXY_FAIL_TIMEOUT && x->conn == NULL)) {
+            /* No connection (refused, unreachable, TLS, connect timeout):
+             * down at once, and the request has not reached it. */
+            mark_down(g, m, ms, REVPROXY_MEMBER_DOWN,
+                      x->why ? x->why : "failed", r, rule);
+        }
+        else if (x->fail == REVPROXY_FAIL_BAD) {
+            /* Connected, but no usable answer: the request may have been
+             * what broke it, so one such request does not take the member
+             * out; fails= of them in a row do. */
+            sent++;
+            count_failure(g, m, ms, x, r, rule);
+        }
+        else {
+            /* No head within the timeout: the request may still be at
+             * work there; the member's answer is a 504. */
             log_member_failure(r, rule, g, x, status, NULL);
             return status;
         }
-        mark_down(g, m, ms, REVPROXY_MEMBER_DOWN,
-                  x->why ? x->why : "failed", r, rule);
-        if (x->body_sent && !idempotent(r)) {
-            log_member_failure(r, rule, g, x, status, "; the request body "
-                               "went out and the method is not idempotent: "
-                               "not sent to another member");
+        if (sent >= g->max_attempts) {
+            log_member_failure(r, rule, g, x, status, apr_psprintf(r->pool,
+                               "; sent to %d member%s (maxattempts=%d): not "
+                               "sent again", sent, sent == 1 ? "" : "s",
+                               g->max_attempts));
+            return status;
+        }
+        if (!revproxy_x_replayable(x)) {
+            log_member_failure(r, rule, g, x, status, "; bytes of the "
+                               "request reached it and the method is not "
+                               "idempotent: not sent to another member");
             return status;
         }
         if (!revproxy_x_reset(x)) {
@@ -627,8 +679,9 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
             return status;
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0307)
-                      "backend group %s: member %s failed, trying the next "
-                      "one", g->name, m->url);
+                      "backend group %s: member %s failed (%s), trying the "
+                      "next one", g->name, m->url,
+                      x->why ? x->why : "failed");
     }
 
     /* Step Three (end): no member left. */

@@ -29,10 +29,6 @@
  * races their close costs a retry. */
 #define MAX_IDLE_AGE apr_time_from_sec(30)
 
-/* Reused sooner than this after it went idle, a connection is not
- * checked for a close by the backend (see idle_alive). */
-#define RECENT_IDLE apr_time_from_msec(50)
-
 /* Endpoints are found by host name first (a hash), then by the rest of
  * revproxy_addr along a short chain: no key is formatted per request. */
 struct revproxy_endpoint {
@@ -170,32 +166,32 @@ static revproxy_endpoint *endpoint_get(const revproxy_addr *a)
     return ep;
 }
 
-/* An idle connection is dead when its socket is readable: the backend
- * closed it or sent bytes nobody asked for.  TLS may legitimately have
- * records pending (session tickets), which a read consumes. */
-static int idle_alive(revproxy_conn *c, int replayable)
+/* Whether an idle connection can carry the next request: it must be
+ * empty at this moment (httpd's PROXY_CHECK_CONN_EMPTY).  Readable means
+ * the backend closed it or sent bytes nobody asked for (late, or beyond
+ * an answer's framing); either makes it unusable.  Checked at every
+ * reuse, however recently it was given back: one recv(2) with MSG_PEEK.
+ * TLS may legitimately have records pending (session tickets), which a
+ * read consumes without giving data. */
+static int idle_empty(revproxy_conn *c)
 {
     char b[1];
     apr_size_t n = sizeof(b);
     apr_status_t rv;
+    ssize_t got;
 
-    apr_interval_time_t idle = apr_time_now() - c->idle_since;
-
-    if (idle > MAX_IDLE_AGE) {
+    if (apr_time_now() - c->idle_since > MAX_IDLE_AGE) {
         return 0;
-    }
-    /* Given back a moment ago (a busy pool) and the request can be sent
-     * again: a close by the backend in that moment costs a retry on a
-     * fresh connection, not an error.  Saves a poll(2) per request under
-     * load. */
-    if (replayable && idle < RECENT_IDLE) {
-        return 1;
-    }
-    if (revproxy_conn_wait(c, APR_POLLIN, 0) != APR_SUCCESS) {
-        return 1;               /* nothing to read: alive */
     }
     if (!c->tls) {
+        got = recv(c->fd, b, 1, MSG_PEEK | MSG_DONTWAIT);
+        return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+    if (revproxy_tls_pending(c) > 0) {
         return 0;
+    }
+    if (revproxy_conn_wait(c, APR_POLLIN, 0) != APR_SUCCESS) {
+        return 1;               /* nothing to read */
     }
     rv = revproxy_conn_read(c, b, &n, 0);
     return APR_STATUS_IS_EAGAIN(rv);
@@ -314,7 +310,7 @@ apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
     UNLOCK();
     while (c != NULL) {
         gauge(ep, 1, -1);
-        if (idle_alive(c, (reuse & REVPROXY_REUSE_REPLAY) != 0)) {
+        if (idle_empty(c)) {
             *reused = 1;
             *out = c;
             return APR_SUCCESS;
@@ -524,6 +520,10 @@ static apr_status_t tls_writev(revproxy_conn *c, struct iovec *vec, int nvec,
     for (i = 0; i < nvec; i++) {
         const char *b = vec[i].iov_base;
         apr_size_t left = vec[i].iov_len;
+
+        /* Counted when handed over: a write that wants to be retried may
+         * already have put part of a record on the wire. */
+        c->bytes_sent += left;
         while (left > 0) {
             apr_size_t n = left;
             apr_int16_t ev = APR_POLLOUT;
@@ -583,6 +583,7 @@ static apr_status_t plain_writev(revproxy_conn *c, struct iovec *vec,
         n = sendmsg(c->fd, &m,
                     MSG_NOSIGNAL | (timeout > 0 ? 0 : MSG_DONTWAIT));
         if (n >= 0) {
+            c->bytes_sent += (apr_uint64_t)n;
             advance(&vec, &nvec, (apr_size_t)n);
             continue;
         }

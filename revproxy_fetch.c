@@ -104,7 +104,7 @@ static apr_status_t revproxy_fetch_open(request_rec *r, const char *url,
     x->head_request = (x->method[0] == 'H');
     x->headers = opts ? opts->headers : NULL;
     apr_table_setn(extra, "Host", hostport);
-    x->extra = extra;
+    x->own = extra;
     x->send_body = 0;
     t = (opts && opts->timeout > 0) ? opts->timeout : r->server->timeout;
     x->connect_timeout = x->timeout = x->send_timeout = t;

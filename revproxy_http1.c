@@ -247,11 +247,19 @@ static const char *framing(revproxy_h1_head *h, const char *name,
         h->content_length = cl;
     }
     else if (ieq(name, nlen, "transfer-encoding")) {
-        /* Several fields form one list (RFC 9110 section 5.3), so only
-         * the last coding of the last non-empty field decides. */
+        /* Several fields form one list (RFC 9110 section 5.3).  A proxy
+         * cannot pass any coding but chunked on (it would have to tell
+         * the client about it in a field httpd rewrites), so anything
+         * else, or chunked twice, is an invalid response. */
         h->has_te = 1;
         while (elt(v, vlen, &pos, &s, &e)) {
-            h->te_chunked_last = ieq(v + s, e - s, "chunked");
+            if (!ieq(v + s, e - s, "chunked")) {
+                return "unsupported transfer coding";
+            }
+            if (h->te_chunked_last) {
+                return "chunked applied more than once";
+            }
+            h->te_chunked_last = 1;
         }
     }
     else if (ieq(name, nlen, "connection")) {
@@ -366,6 +374,9 @@ static int line_end(revproxy_h1_head *h, const char *p, size_t n)
         return rv;
     }
     if (n == 0) {
+        if (h->has_te && !h->te_chunked_last) {
+            return head_fail(h, "Transfer-Encoding without a coding");
+        }
         h->state = HS_DONE;
         return REVPROXY_H1_DONE;
     }
@@ -487,8 +498,8 @@ int revproxy_h1_body_mode(const revproxy_h1_head *h, int head_request)
     }
     if (h->has_te) {
         /* RFC 9112 section 6.3: Transfer-Encoding overrides
-         * Content-Length; without chunked last, the body runs until the
-         * connection closes. */
+         * Content-Length.  (The head parser lets no other coding
+         * through; a head built by hand may have one: until close.) */
         return h->te_chunked_last ? REVPROXY_H1_BODY_CHUNKED
                                   : REVPROXY_H1_BODY_CLOSE;
     }

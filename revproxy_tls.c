@@ -330,11 +330,11 @@ static const char *ctx_make(apr_pool_t *p, revproxy_tls_conf *tc)
                             e ? e : "unknown error");
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION
-                             /* EOF without close_notify reads as EOF, as
-                              * over TCP: many servers close that way, and
-                              * the HTTP framing decides what is complete */
-                             | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* No SSL_OP_IGNORE_UNEXPECTED_EOF: a close without close_notify is
+     * an error, not an end.  Where the HTTP framing (Content-Length,
+     * chunked) says what is complete, the proxy never reads that far; a
+     * close-delimited body that ends this way was cut short. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                           /* pooled idle connections keep no buffers */
@@ -475,6 +475,14 @@ static apr_status_t ssl_failure(SSL *ssl, int ret, apr_int16_t *want)
         return rv;
     default:
         l->broken = 1;
+        if (ERR_GET_REASON(ERR_peek_error())
+            == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            apr_cpystrn(l->error, "the backend closed the connection "
+                        "without TLS close_notify (truncated)",
+                        sizeof(l->error));
+            return TLS_EPROTO;
+        }
         if (!err_to_buf(l->error, sizeof(l->error))) {
             apr_cpystrn(l->error, "TLS error", sizeof(l->error));
         }

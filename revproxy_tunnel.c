@@ -81,6 +81,32 @@ static apr_status_t pump_backend(tunnel_t *t, int *moved)
     return APR_SUCCESS;
 }
 
+/* Write every bucket of t->bb to the backend, in batches of the nvec
+ * vectors of vec; the written buckets are deleted. */
+static apr_status_t write_brigade(tunnel_t *t, struct iovec *vec, int *nvec)
+{
+    int max = *nvec;
+
+    while (!APR_BRIGADE_EMPTY(t->bb)) {
+        apr_status_t rv;
+        int n = max, i;
+
+        /* One vector per bucket, in order. */
+        rv = apr_brigade_to_iovec(t->bb, vec, &n);
+        if (rv == APR_SUCCESS && n > 0) {
+            rv = revproxy_conn_writev(t->be, vec, n, t->send_timeout);
+        }
+        if (rv != APR_SUCCESS || n == 0) {
+            return rv;
+        }
+        /* The vectors point into the buckets: drop them only now. */
+        for (i = 0; i < n && !APR_BRIGADE_EMPTY(t->bb); i++) {
+            apr_bucket_delete(APR_BRIGADE_FIRST(t->bb));
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* Move what the client has ready to the backend. */
 static apr_status_t pump_client(tunnel_t *t, int *moved)
 {
@@ -106,10 +132,7 @@ static apr_status_t pump_client(tunnel_t *t, int *moved)
             return APR_SUCCESS;
         }
         apr_brigade_length(t->bb, 1, &len);
-        rv = apr_brigade_to_iovec(t->bb, vec, &nvec);
-        if (rv == APR_SUCCESS) {
-            rv = revproxy_conn_writev(t->be, vec, nvec, t->send_timeout);
-        }
+        rv = write_brigade(t, vec, &nvec);
         apr_brigade_cleanup(t->bb);
         if (rv != APR_SUCCESS) {
             t->why = "writing to the backend failed";

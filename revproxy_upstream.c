@@ -20,74 +20,20 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "http_core.h"
+#include "http_log.h"
 #include "util_filter.h"
 
 #include "revproxy_upstream.h"
+#include "revproxy_head.h"
 #include "revproxy_tls.h"
+#include "revproxy_private.h"
 
-#define PREFETCH   16384        /* request body read before connecting */
+APLOG_USE_MODULE(revproxy);
+
+#define PREFETCH   16384        /* request body held for a replay */
 #define RBUF_SIZE  32768        /* one read from the backend */
 #define MAX_IOV    64
 #define MAX_INTERIM 10          /* 1xx responses accepted per request */
-
-/* Hop-by-hop fields (RFC 9110 section 7.6.1), told apart by length first;
- * the request head and the response head both ask. */
-#define HOP_NONE       0
-#define HOP_DROP       1        /* Keep-Alive, Proxy-Connection, TE,
-                                   Trailer, Transfer-Encoding */
-#define HOP_UPGRADE    2
-#define HOP_CONNECTION 3
-
-static int hop_field(const char *name, apr_size_t n)
-{
-    switch (n) {
-    case 2:
-        return strncasecmp(name, "TE", 2) == 0 ? HOP_DROP : HOP_NONE;
-    case 7:
-        return strncasecmp(name, "Trailer", 7) == 0 ? HOP_DROP
-             : strncasecmp(name, "Upgrade", 7) == 0 ? HOP_UPGRADE
-             : HOP_NONE;
-    case 10:
-        return strncasecmp(name, "Connection", 10) == 0 ? HOP_CONNECTION
-             : strncasecmp(name, "Keep-Alive", 10) == 0 ? HOP_DROP
-             : HOP_NONE;
-    case 16:
-        return strncasecmp(name, "Proxy-Connection", 16) == 0 ? HOP_DROP
-                                                              : HOP_NONE;
-    case 17:
-        return strncasecmp(name, "Transfer-Encoding", 17) == 0 ? HOP_DROP
-                                                               : HOP_NONE;
-    default:
-        return HOP_NONE;
-    }
-}
-
-/* What build_head does with a field of the client's request. */
-#define FIELD_FORWARD 0
-#define FIELD_NEVER   1         /* hop-by-hop, or one we write ourselves */
-#define FIELD_UPGRADE 2         /* Upgrade: forwarded for a tunnel only */
-
-static int request_field(const char *name, apr_size_t n)
-{
-    switch (hop_field(name, n)) {
-    case HOP_NONE:
-        break;
-    case HOP_UPGRADE:
-        return FIELD_UPGRADE;
-    default:
-        return FIELD_NEVER;
-    }
-    /* Host, Content-Length and Expect are ours to write. */
-    return ((n == 4 && strncasecmp(name, "Host", 4) == 0)
-            || (n == 6 && strncasecmp(name, "Expect", 6) == 0)
-            || (n == 14 && strncasecmp(name, "Content-Length", 14) == 0))
-           ? FIELD_NEVER : FIELD_FORWARD;
-}
-
-static const char *const hop_by_hop[] = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
-    "Transfer-Encoding", "Upgrade", NULL
-};
 
 void revproxy_x_init(revproxy_exchange *x, request_rec *r)
 {
@@ -100,253 +46,34 @@ void revproxy_x_init(revproxy_exchange *x, request_rec *r)
     x->max_idle = 32;
 }
 
-static int in_list(const char *name, const char *const *list)
+/* RFC 9110 section 9.2.2; by name, so that fetches (which have no
+ * method number of their own) ask the same question. */
+static int idempotent(const char *m)
 {
-    for (; list && *list; list++) {
-        if (apr_tolower(name[0]) == apr_tolower((*list)[0])
-            && strcasecmp(name, *list) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Whether token (case-insensitive) is in the comma list value. */
-static int has_token(const char *value, const char *token)
-{
-    apr_size_t tl = strlen(token);
-    const char *s = value;
-
-    while (s && *s) {
-        const char *e;
-        while (*s == ' ' || *s == '\t' || *s == ',') {
-            s++;
-        }
-        e = s;
-        while (*e && *e != ',') {
-            e++;
-        }
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
-            e--;
-        }
-        if ((apr_size_t)(e - s) == tl && strncasecmp(s, token, tl) == 0) {
-            return 1;
-        }
-        s = strchr(s, ',');
-    }
-    return 0;
-}
-
-/* Whether the comma list value holds no token but a and b. */
-static int only_tokens(const char *value, const char *a, const char *b)
-{
-    const char *s = value;
-
-    while (*s) {
-        const char *e;
-        apr_size_t n;
-        while (*s == ' ' || *s == '\t' || *s == ',') {
-            s++;
-        }
-        e = s;
-        while (*e && *e != ',') {
-            e++;
-        }
-        n = (apr_size_t)(e - s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
-            n--;
-        }
-        if (n > 0 && !(n == strlen(a) && strncasecmp(s, a, n) == 0)
-            && !(n == strlen(b) && strncasecmp(s, b, n) == 0)) {
-            return 0;
-        }
-        s = e;
-    }
-    return 1;
-}
-
-/* Whether name is listed in any Connection field of t. */
-static int named_by_connection(const apr_array_header_t *conn_values,
-                               const char *name)
-{
-    int i;
-
-    for (i = 0; conn_values && i < conn_values->nelts; i++) {
-        if (has_token(APR_ARRAY_IDX(conn_values, i, const char *), name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int collect_connection(void *rec, const char *key, const char *value)
-{
-    (void)key;
-    *(const char **)apr_array_push((apr_array_header_t *)rec) = value;
-    return 1;
-}
-
-static apr_array_header_t *connection_values(apr_pool_t *p, apr_table_t *t)
-{
-    apr_array_header_t *a = NULL;
-
-    if (apr_table_get(t, "Connection")) {
-        a = apr_array_make(p, 2, sizeof(const char *));
-        apr_table_do(collect_connection, a, t, "Connection", NULL);
-    }
-    return a;
-}
-
-void revproxy_strip_hop_by_hop(apr_table_t *t, int keep_upgrade)
-{
-    apr_array_header_t *conn;
-    const apr_array_header_t *arr;
-    const apr_table_entry_t *e;
-    const char *const *h;
-    int i;
-
-    conn = connection_values(apr_table_elts(t)->pool, t);
-    if (conn) {
-        arr = apr_table_elts(t);
-        e = (const apr_table_entry_t *)arr->elts;
-        for (i = arr->nelts - 1; i >= 0; i--) {
-            if (e[i].key && named_by_connection(conn, e[i].key)
-                && !(keep_upgrade && strcasecmp(e[i].key, "Upgrade") == 0)) {
-                apr_table_unset(t, e[i].key);
-                arr = apr_table_elts(t);
-                e = (const apr_table_entry_t *)arr->elts;
-                if (i > arr->nelts) {
-                    i = arr->nelts;
-                }
-            }
-        }
-    }
-    for (h = hop_by_hop; *h; h++) {
-        if (keep_upgrade && (strcasecmp(*h, "Upgrade") == 0
-                             || strcasecmp(*h, "Connection") == 0)) {
-            continue;
-        }
-        apr_table_unset(t, *h);
-    }
-}
-
-/* A field httpd (or a module) left in a table is only written when it is
- * a clean token and a value without CR, LF or other controls.  Their
- * lengths come back in *nlen and *vlen. */
-static int field_ok(const char *name, const char *value, apr_size_t *nlen,
-                    apr_size_t *vlen)
-{
-    const unsigned char *s;
-
-    if (!name || !*name || !value) {
+    switch (m[0]) {
+    case 'G':
+        return strcmp(m, "GET") == 0;
+    case 'H':
+        return strcmp(m, "HEAD") == 0;
+    case 'P':
+        return strcmp(m, "PUT") == 0;
+    case 'D':
+        return strcmp(m, "DELETE") == 0;
+    case 'O':
+        return strcmp(m, "OPTIONS") == 0;
+    case 'T':
+        return strcmp(m, "TRACE") == 0;
+    default:
         return 0;
     }
-    for (s = (const unsigned char *)name; *s; s++) {
-        if (*s <= 0x20 || *s >= 0x7f || *s == ':') {
-            return 0;
-        }
-    }
-    *nlen = (apr_size_t)(s - (const unsigned char *)name);
-    for (s = (const unsigned char *)value; *s; s++) {
-        if ((*s < 0x20 && *s != '\t') || *s == 0x7f) {
-            return 0;
-        }
-    }
-    *vlen = (apr_size_t)(s - (const unsigned char *)value);
-    return 1;
 }
 
-/* The request head: request line, the client's end-to-end fields, the
- * caller's extra fields, framing. */
-static char *build_head(revproxy_exchange *x, const char *framing,
-                        apr_size_t *len)
+int revproxy_x_replayable(const revproxy_exchange *x)
 {
-    const apr_array_header_t *arr;
-    const apr_table_entry_t *e;
-    apr_array_header_t *conn = NULL;
-    struct iovec parts[3 * 128 + 16];
-    apr_size_t np = 0, total = 0, i;
-    char *buf, *o;
-    int pass, j;
-
-    /* request line */
-    parts[np].iov_base = (void *)x->method;
-    parts[np++].iov_len = strlen(x->method);
-    parts[np].iov_base = " ";
-    parts[np++].iov_len = 1;
-    parts[np].iov_base = (void *)x->path;
-    parts[np++].iov_len = strlen(x->path);
-    parts[np].iov_base = " HTTP/1.1\r\n";
-    parts[np++].iov_len = 11;
-
-    if (x->headers) {
-        conn = connection_values(x->p, x->headers);
-    }
-    buf = NULL;
-    /* Two tables: the client's (filtered) and the caller's extra ones.
-     * The iovec array is bounded; past it, fields are assembled in a
-     * pool string instead. */
-    for (pass = 0; pass < 2; pass++) {
-        apr_table_t *t = pass == 0 ? x->headers : x->extra;
-        if (t == NULL) {
-            continue;
-        }
-        arr = apr_table_elts(t);
-        e = (const apr_table_entry_t *)arr->elts;
-        for (j = 0; j < arr->nelts; j++) {
-            apr_size_t nlen, vlen;
-
-            if (!field_ok(e[j].key, e[j].val, &nlen, &vlen)) {
-                continue;
-            }
-            if (pass == 0) {
-                int kind = request_field(e[j].key, nlen);
-                int tunnel = x->upgrade && kind == FIELD_UPGRADE;
-
-                if ((kind != FIELD_FORWARD && !tunnel)
-                    || in_list(e[j].key, x->skip)
-                    || (conn && !tunnel
-                        && named_by_connection(conn, e[j].key))) {
-                    continue;
-                }
-            }
-            if (np + 4 >= sizeof(parts) / sizeof(parts[0]) - 4) {
-                break;
-            }
-            parts[np].iov_base = e[j].key;
-            parts[np++].iov_len = nlen;
-            parts[np].iov_base = ": ";
-            parts[np++].iov_len = 2;
-            parts[np].iov_base = e[j].val;
-            parts[np++].iov_len = vlen;
-            parts[np].iov_base = "\r\n";
-            parts[np++].iov_len = 2;
-        }
-    }
-    if (x->upgrade) {
-        parts[np].iov_base = "Connection: Upgrade\r\n";
-        parts[np++].iov_len = 21;
-    }
-    else if (!x->reuse) {
-        parts[np].iov_base = "Connection: close\r\n";
-        parts[np++].iov_len = 19;
-    }
-    parts[np].iov_base = (void *)framing;
-    parts[np++].iov_len = strlen(framing);
-    parts[np].iov_base = "\r\n";
-    parts[np++].iov_len = 2;
-
-    for (i = 0; i < np; i++) {
-        total += parts[i].iov_len;
-    }
-    o = buf = apr_palloc(x->p, total + 1);
-    for (i = 0; i < np; i++) {
-        memcpy(o, parts[i].iov_base, parts[i].iov_len);
-        o += parts[i].iov_len;
-    }
-    *o = '\0';
-    *len = total;
-    return buf;
+    /* The whole request must still be at hand (no body byte streamed
+     * past what is held), and sending it twice must be harmless: an
+     * idempotent method, or not one byte of it reached a backend. */
+    return !x->streamed && (idempotent(x->method) || !x->wrote_any);
 }
 
 /* Drop metadata buckets, note EOS. */
@@ -367,7 +94,10 @@ static void absorb(apr_bucket_brigade *bb, int *eos)
     }
 }
 
-/* Read up to PREFETCH bytes of the client's body before connecting. */
+/* Hold what of the client's body has already arrived, up to PREFETCH
+ * bytes, without waiting for more: a small body goes out in the same
+ * write as the head and can be sent again on a fresh connection, and the
+ * first bytes of a slow upload never wait for later ones. */
 static int prefetch_body(revproxy_exchange *x)
 {
     request_rec *r = x->r;
@@ -378,8 +108,13 @@ static int prefetch_body(revproxy_exchange *x)
     while (!x->body_eos && x->held_len < PREFETCH) {
         apr_off_t n = 0;
         apr_status_t rv = ap_get_brigade(r->input_filters, tmp,
-                                         AP_MODE_READBYTES, APR_BLOCK_READ,
+                                         AP_MODE_READBYTES,
+                                         APR_NONBLOCK_READ,
                                          PREFETCH - x->held_len);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(tmp))) {
+            break;
+        }
         if (rv != APR_SUCCESS) {
             x->fail = REVPROXY_FAIL_CLIENT;
             x->rv = rv;
@@ -392,6 +127,47 @@ static int prefetch_body(revproxy_exchange *x)
         ap_save_brigade(NULL, &x->held, &tmp, x->p);
     }
     return OK;
+}
+
+/* The client's Content-Length (httpd checked it), or -1 when the body
+ * is chunked or has none. */
+static apr_off_t client_length(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t n;
+
+    if (v == NULL || apr_table_get(r->headers_in, "Transfer-Encoding")
+        || !ap_parse_strict_length(&n, v)) {
+        return -1;
+    }
+    return n;
+}
+
+/* How the body is announced to the backend: its exact length when all
+ * of it is held; the client's Content-Length when nothing between the
+ * client and us can change the length (no input filter above httpd's
+ * protocol filters: mod_sed, an inflating mod_deflate...); chunked
+ * otherwise.  The backend then receives exactly what was announced. */
+static void choose_framing(revproxy_exchange *x)
+{
+    request_rec *r = x->r;
+    apr_off_t cl;
+
+    if (!x->send_body) {
+        x->framing = REVPROXY_BODY_NONE;
+    }
+    else if (x->body_eos) {
+        x->framing = REVPROXY_BODY_LENGTH;
+        x->announced = x->held_len;
+    }
+    else if (r->input_filters == r->proto_input_filters
+             && (cl = client_length(r)) >= x->held_len) {
+        x->framing = REVPROXY_BODY_LENGTH;
+        x->announced = cl;
+    }
+    else {
+        x->framing = REVPROXY_BODY_CHUNKED;
+    }
 }
 
 /* Write head (may be NULL) and the data of bb as one chunk when chunked
@@ -464,102 +240,122 @@ static apr_status_t write_brigade(revproxy_exchange *x, const char *head,
     return rv;
 }
 
-/* The client's Content-Length (httpd checked it), or -1 when the body
- * is chunked or has none. */
-static apr_off_t client_length(request_rec *r)
+/* Write bb (consumed) to the backend in the announced framing, after
+ * head when there is one; last: the body ends with it. */
+static apr_status_t write_body(revproxy_exchange *x, const char *head,
+                               apr_size_t hlen, apr_bucket_brigade *bb,
+                               int last)
 {
-    const char *v = apr_table_get(r->headers_in, "Content-Length");
-    char *end;
-    apr_off_t n;
-
-    if (v == NULL || apr_table_get(r->headers_in, "Transfer-Encoding")
-        || apr_strtoff(&n, v, &end, 10) != APR_SUCCESS || *end || n < 0) {
-        return -1;
-    }
-    return n;
-}
-
-/* Send the request head and as much of the body as we have; then stream
- * the rest from the client. */
-static int send_request(revproxy_exchange *x)
-{
-    request_rec *r = x->r;
-    const char *framing = "";
-    char *head;
-    apr_size_t hlen;
+    revproxy_conn *c = x->conn;
+    apr_uint64_t before = c->bytes_sent;
     apr_status_t rv;
-    apr_bucket_brigade *bb = NULL;
-    apr_off_t cl;
-    int chunked = 0;
 
-    if (x->send_body) {
-        if (x->body_eos) {
-            framing = apr_psprintf(x->p, "Content-Length: %" APR_OFF_T_FMT
-                                   "\r\n", x->held_len);
-        }
-        else if ((cl = client_length(r)) >= 0) {
-            framing = apr_psprintf(x->p, "Content-Length: %" APR_OFF_T_FMT
-                                   "\r\n", cl);
-        }
-        else {
-            framing = "Transfer-Encoding: chunked\r\n";
-            chunked = 1;
-        }
-        if (x->held_len > 0) {
-            /* Keep the held body for a replay: write a copy. */
-            apr_bucket *b;
-            bb = apr_brigade_create(x->p, r->connection->bucket_alloc);
-            for (b = APR_BRIGADE_FIRST(x->held);
-                 b != APR_BRIGADE_SENTINEL(x->held); b = APR_BUCKET_NEXT(b)) {
-                apr_bucket *c;
-                if (apr_bucket_copy(b, &c) == APR_SUCCESS) {
-                    APR_BRIGADE_INSERT_TAIL(bb, c);
-                }
-            }
-        }
-    }
-    x->body_chunked = chunked;
-    head = build_head(x, framing, &hlen);
-    if (bb) {
-        x->body_sent = 1;
-    }
-    rv = write_brigade(x, head, hlen, bb, chunked, chunked && x->body_eos);
-    if (bb) {
-        apr_brigade_destroy(bb);
+    rv = write_brigade(x, head, hlen, bb,
+                       x->framing == REVPROXY_BODY_CHUNKED,
+                       last && x->framing == REVPROXY_BODY_CHUNKED);
+    if (c->bytes_sent != before) {
+        x->wrote_any = 1;
     }
     if (rv != APR_SUCCESS) {
         x->send_failed = 1;
         x->rv = rv;
-        return OK;
     }
-    if (x->send_body && !x->body_eos) {
-        /* Stream the rest; it cannot be replayed. */
-        bb = apr_brigade_create(x->p, r->connection->bucket_alloc);
-        apr_brigade_cleanup(x->held);
-        x->held_len = 0;
-        x->body_sent = 1;
-        while (!x->body_eos) {
-            rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                                APR_BLOCK_READ, 65536);
-            if (rv != APR_SUCCESS) {
-                x->fail = REVPROXY_FAIL_CLIENT;
-                x->rv = rv;
-                x->why = "reading the request body from the client failed";
-                x->reusable = 0;
-                return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+    return rv;
+}
+
+/* The body does not match its announced length: whatever the backend
+ * would read next is not ours to give it.  The connection is closed, and
+ * the client gets 502 (no answer went out yet). */
+static int body_mismatch(revproxy_exchange *x, const char *why)
+{
+    x->fail = REVPROXY_FAIL_CLIENT;
+    x->why = why;
+    x->rv = APR_EGENERAL;
+    x->reusable = 0;
+    x->body_aborted = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, RVPLOGNO(0008)
+                  "backend %s:%u: %s (Content-Length: %" APR_OFF_T_FMT
+                  "); backend connection closed, answered 502",
+                  x->addr.host, (unsigned)x->addr.port, why, x->announced);
+    return HTTP_BAD_GATEWAY;
+}
+
+/* Stream the rest of the client's body: each piece goes out as soon as
+ * it was read.  It cannot be sent again afterwards. */
+static int stream_body(revproxy_exchange *x)
+{
+    request_rec *r = x->r;
+    apr_bucket_brigade *bb = apr_brigade_create(x->p,
+                                                r->connection->bucket_alloc);
+    apr_off_t left = x->announced - x->held_len;
+
+    apr_brigade_cleanup(x->held);
+    x->held_len = 0;
+    x->streamed = 1;
+    while (!x->body_eos) {
+        apr_off_t n = 0;
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb,
+                                         AP_MODE_READBYTES, APR_BLOCK_READ,
+                                         65536);
+        if (rv != APR_SUCCESS) {
+            x->fail = REVPROXY_FAIL_CLIENT;
+            x->rv = rv;
+            x->why = "reading the request body from the client failed";
+            x->reusable = 0;
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        absorb(bb, &x->body_eos);
+        apr_brigade_length(bb, 1, &n);
+        if (x->framing == REVPROXY_BODY_LENGTH) {
+            if (n > left) {
+                apr_brigade_cleanup(bb);
+                return body_mismatch(x, "the request body is longer than "
+                                        "announced");
             }
-            absorb(bb, &x->body_eos);
-            rv = write_brigade(x, NULL, 0, bb, chunked,
-                               chunked && x->body_eos);
+            left -= n;
+            if (x->body_eos && left > 0) {
+                apr_brigade_cleanup(bb);
+                return body_mismatch(x, "the request body ended short of "
+                                        "what was announced");
+            }
+        }
+        if (write_body(x, NULL, 0, bb, x->body_eos) != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
-            if (rv != APR_SUCCESS) {
-                x->send_failed = 1;
-                x->rv = rv;
-                return OK;
+            return OK;          /* an early answer may still come */
+        }
+        apr_brigade_cleanup(bb);
+    }
+    return OK;
+}
+
+/* Send the request head with the held part of the body (a copy: the
+ * held buckets stay for a replay), then stream the rest. */
+static int send_request(revproxy_exchange *x, const char *head,
+                        apr_size_t hlen)
+{
+    request_rec *r = x->r;
+    apr_bucket_brigade *bb = NULL;
+    apr_status_t rv;
+
+    if (x->held_len > 0) {
+        apr_bucket *b;
+        bb = apr_brigade_create(x->p, r->connection->bucket_alloc);
+        for (b = APR_BRIGADE_FIRST(x->held);
+             b != APR_BRIGADE_SENTINEL(x->held); b = APR_BUCKET_NEXT(b)) {
+            apr_bucket *c;
+            if (apr_bucket_copy(b, &c) == APR_SUCCESS) {
+                APR_BRIGADE_INSERT_TAIL(bb, c);
             }
         }
     }
-    return OK;
+    rv = write_body(x, head, hlen, bb, x->body_eos);
+    if (bb) {
+        apr_brigade_destroy(bb);
+    }
+    if (rv != APR_SUCCESS || !x->send_body || x->body_eos) {
+        return OK;
+    }
+    return stream_body(x);
 }
 
 static int on_header(void *baton, const char *name, size_t nlen,
@@ -571,15 +367,15 @@ static int on_header(void *baton, const char *name, size_t nlen,
     /* Hop-by-hop fields that are always dropped never enter the table;
      * Connection and Upgrade do when they need the full strip (a token
      * naming other fields, or a tunnel). */
-    switch (hop_field(name, nlen)) {
-    case HOP_DROP:
+    switch (revproxy_hop_field(name, nlen)) {
+    case REVPROXY_HOP_DROP:
         return 0;
-    case HOP_UPGRADE:
+    case REVPROXY_HOP_UPGRADE:
         x->hop_named = 1;
         break;
-    case HOP_CONNECTION:
-        v = apr_pstrmemdup(x->p, value, vlen);
-        if (!only_tokens(v, "close", "keep-alive")) {
+    case REVPROXY_HOP_CONNECTION:
+        v = apr_pstrmemdup(x->hp, value, vlen);
+        if (!revproxy_only_tokens(v, "close", "keep-alive")) {
             x->hop_named = 1;
             apr_table_addn(x->resp_headers, "Connection", v);
         }
@@ -587,14 +383,35 @@ static int on_header(void *baton, const char *name, size_t nlen,
     default:
         break;
     }
+    /* Content-Length is set once the framing is known (one field, even
+     * when the backend repeated it). */
+    if (nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
+        if (x->cl_fields++ == 0) {
+            x->cl_value = apr_pstrmemdup(x->hp, value, vlen);
+        }
+        return 0;
+    }
     /* Name and value in one allocation. */
-    v = apr_palloc(x->p, nlen + vlen + 2);
+    v = apr_palloc(x->hp, nlen + vlen + 2);
     memcpy(v, name, nlen);
     v[nlen] = '\0';
     memcpy(v + nlen + 1, value, vlen);
     v[nlen + 1 + vlen] = '\0';
     apr_table_addn(x->resp_headers, v, v + nlen + 1);
     return 0;
+}
+
+/* The Content-Length the client gets: the backend's own field when it
+ * sent one plain number, else the parser's value. */
+static void set_content_length(revproxy_exchange *x)
+{
+    const char *v = x->cl_value;
+
+    if (x->cl_fields != 1 || v[0] == '\0'
+        || v[strspn(v, "0123456789")] != '\0') {
+        v = apr_psprintf(x->p, "%" APR_UINT64_T_FMT, x->h.content_length);
+    }
+    apr_table_setn(x->resp_headers, "Content-Length", v);
 }
 
 static void drop_rbuf(revproxy_exchange *x)
@@ -630,7 +447,10 @@ static apr_status_t fill(revproxy_exchange *x, apr_interval_time_t timeout)
     return APR_SUCCESS;
 }
 
-static void init_head(revproxy_exchange *x)
+/* Ready for a (new) response head.  Interim heads are parsed into a
+ * pool of their own, cleared for each: ten of them with a hundred fields
+ * each cost the memory of one. */
+static void init_head(revproxy_exchange *x, int interim)
 {
     server_rec *s = x->r->server;
     apr_size_t max_line = s->limit_req_fieldsize > 0
@@ -641,6 +461,21 @@ static void init_head(revproxy_exchange *x)
     if (x->line == NULL) {
         x->line = apr_palloc(x->p, max_line);
     }
+    if (!interim) {
+        x->hp = x->p;
+    }
+    else if (x->interim_pool == NULL) {
+        apr_pool_create(&x->interim_pool, x->p);
+        x->hp = x->interim_pool;
+    }
+    else {
+        apr_pool_clear(x->interim_pool);
+        x->hp = x->interim_pool;
+    }
+    x->resp_headers = apr_table_make(x->hp, 16);
+    x->hop_named = 0;
+    x->cl_fields = 0;
+    x->cl_value = NULL;
     revproxy_h1_head_init(&x->h, x->line, max_line, max_fields, on_header, x);
 }
 
@@ -664,9 +499,7 @@ static int read_head(revproxy_exchange *x, int *got_byte)
                   ? x->send_timeout : x->timeout);
 
     *got_byte = 0;
-    x->resp_headers = apr_table_make(x->p, 16);
-    x->hop_named = 0;
-    init_head(x);
+    init_head(x, 0);
     for (;;) {
         size_t used = 0;
         int rc;
@@ -714,9 +547,7 @@ static int read_head(revproxy_exchange *x, int *got_byte)
             return HTTP_BAD_GATEWAY;
         }
         /* Interim responses (100, 102, 103) are consumed here. */
-        apr_table_clear(x->resp_headers);
-        x->hop_named = 0;
-        init_head(x);
+        init_head(x, 1);
     }
     x->status = x->h.status;
     x->reason = apr_pstrdup(x->p, x->h.reason);
@@ -728,12 +559,12 @@ static int read_head(revproxy_exchange *x, int *got_byte)
         x->body_mode = revproxy_h1_body_mode(&x->h, x->head_request);
         x->reusable = revproxy_h1_reusable(&x->h, x->body_mode);
     }
-    if (x->body_mode != REVPROXY_H1_BODY_LENGTH) {
-        /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length, which
-         * must not be passed on; no body, no length to trust either. */
-        if (x->h.has_te || x->body_mode != REVPROXY_H1_BODY_NONE) {
-            apr_table_unset(x->resp_headers, "Content-Length");
-        }
+    /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length, which
+     * is then not passed on; otherwise the client gets one field (HEAD
+     * and 304 keep the length of the representation). */
+    if (x->cl_fields > 0 && !x->h.has_te
+        && x->body_mode != REVPROXY_H1_BODY_CLOSE) {
+        set_content_length(x);
     }
     if (x->hop_named) {
         revproxy_strip_hop_by_hop(x->resp_headers, x->status == 101);
@@ -750,19 +581,36 @@ static int read_head(revproxy_exchange *x, int *got_byte)
     return OK;
 }
 
-static int idempotent(const char *m)
+/* The request head for the current x->addr and x->path. */
+static char *make_head(revproxy_exchange *x, apr_size_t *len)
 {
-    static const char *const list[] = {
-        "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", NULL
-    };
-    return in_list(m, list);
+    revproxy_head_spec hs;
+
+    hs.method = x->method;
+    hs.target = x->path;
+    hs.client = x->headers;
+    hs.own = x->own;
+    hs.body = x->framing;
+    hs.length = x->announced;
+    hs.upgrade = x->upgrade;
+    hs.close = !x->reuse;
+    return revproxy_head_build(x->p, &hs, len);
 }
 
-/* Whether the request could go out again on a fresh connection should
- * the pooled one turn out closed before any response byte. */
-static int replayable(const revproxy_exchange *x)
+/* A connection failed before the final head and nothing came back: the
+ * cause to report is the write's, when a write failed. */
+static int write_failure(revproxy_exchange *x, apr_status_t send_rv)
 {
-    return x->body_eos && (idempotent(x->method) || x->held_len == 0);
+    x->rv = send_rv;
+    if (APR_STATUS_IS_TIMEUP(send_rv)) {
+        x->fail = REVPROXY_FAIL_TIMEOUT;
+        x->why = "timed out writing the request (the backend stopped "
+                 "reading)";
+        return HTTP_GATEWAY_TIME_OUT;
+    }
+    x->fail = REVPROXY_FAIL_BAD;
+    x->why = "writing the request failed";
+    return HTTP_BAD_GATEWAY;
 }
 
 int revproxy_x_start(revproxy_exchange *x)
@@ -772,22 +620,28 @@ int revproxy_x_start(revproxy_exchange *x)
     if (!x->send_body) {
         x->body_eos = 1;
     }
-    else if (x->held == NULL) {     /* not again after revproxy_x_reset */
-        status = prefetch_body(x);
-        if (status != OK) {
+    if (x->held == NULL) {      /* not again after revproxy_x_reset */
+        if (x->send_body && (status = prefetch_body(x)) != OK) {
             return status;
         }
+        choose_framing(x);
     }
     for (attempt = 0; attempt < 2; attempt++) {
         int got_byte = 0;
+        apr_size_t hlen;
+        char *head = make_head(x, &hlen);
         apr_status_t rv, send_rv;
 
-        rv = revproxy_conn_acquire(&x->addr,
-                                   (x->reuse && attempt == 0)
-                                   ? (REVPROXY_REUSE
-                                      | (replayable(x) ? REVPROXY_REUSE_REPLAY
-                                                       : 0))
-                                   : 0,
+        if (head == NULL) {     /* the substitution makes this impossible */
+            x->fail = REVPROXY_FAIL_CLIENT;
+            x->why = "the request line would not be valid";
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, RVPLOGNO(0009)
+                          "backend %s:%u: refusing to send an invalid "
+                          "request line (target \"%s\")", x->addr.host,
+                          (unsigned)x->addr.port, x->path);
+            return HTTP_BAD_REQUEST;
+        }
+        rv = revproxy_conn_acquire(&x->addr, x->reuse && attempt == 0,
                                    x->connect_timeout, x->p, &x->conn,
                                    &x->reused, &x->why);
         if (rv != APR_SUCCESS) {
@@ -801,9 +655,9 @@ int revproxy_x_start(revproxy_exchange *x)
             return HTTP_BAD_GATEWAY;
         }
         x->conn->requests++;
-        x->body_sent = 0;
         x->send_failed = 0;
-        status = send_request(x);
+        x->rv = APR_SUCCESS;
+        status = send_request(x, head, hlen);
         if (status != OK) {
             return status;
         }
@@ -814,29 +668,21 @@ int revproxy_x_start(revproxy_exchange *x)
             x->why = NULL;
             return OK;
         }
-        /* A pooled connection the backend had closed: try once more on a
-         * fresh one when the request can be sent again unchanged. */
-        if (x->reused && !got_byte && x->fail == REVPROXY_FAIL_BAD
-            && x->body_eos && (idempotent(x->method) || !x->body_sent)) {
-            drop_rbuf(x);
-            revproxy_conn_release(x->conn, 0, 0);
-            x->conn = NULL;
-            continue;
+        /* A pooled connection the backend closed after the check before
+         * reuse: once more on a fresh one, when that is safe. */
+        if (x->reused && !got_byte && x->fail == REVPROXY_FAIL_BAD) {
+            if (revproxy_x_replayable(x)) {
+                drop_rbuf(x);
+                revproxy_conn_release(x->conn, 0, 0);
+                x->conn = NULL;
+                continue;
+            }
+            x->why = apr_pstrcat(x->p, x->why, " of a reused connection; "
+                                 "not sent again (the method is not "
+                                 "idempotent)", NULL);
         }
-        if (x->send_failed && !got_byte) {
-            /* No answer: the write's failure is the cause to report. */
-            x->rv = send_rv;
-            if (APR_STATUS_IS_TIMEUP(send_rv)) {
-                x->fail = REVPROXY_FAIL_TIMEOUT;
-                x->why = "timed out writing the request (the backend "
-                         "stopped reading)";
-                status = HTTP_GATEWAY_TIME_OUT;
-            }
-            else {
-                x->fail = REVPROXY_FAIL_BAD;
-                x->why = "writing the request failed";
-                status = HTTP_BAD_GATEWAY;
-            }
+        else if (x->send_failed && !got_byte) {
+            status = write_failure(x, send_rv);
         }
         if (x->conn && x->conn->tls && revproxy_tls_error(x->conn)) {
             x->why = apr_pstrcat(x->p, x->why ? x->why : "failed", " (TLS: ",
@@ -849,10 +695,8 @@ int revproxy_x_start(revproxy_exchange *x)
 
 int revproxy_x_reset(revproxy_exchange *x)
 {
-    /* Once the body streams past the held part (send_request empties the
-     * held brigade), it is gone. */
-    if (x->fail == REVPROXY_FAIL_CLIENT
-        || (x->send_body && x->body_sent && x->held_len == 0)) {
+    /* Once the body streamed past the held part, it is gone. */
+    if (x->fail == REVPROXY_FAIL_CLIENT || x->streamed) {
         return 0;
     }
     drop_rbuf(x);
@@ -860,7 +704,7 @@ int revproxy_x_reset(revproxy_exchange *x)
         revproxy_conn_release(x->conn, 0, 0);
         x->conn = NULL;
     }
-    x->reused = x->reusable = x->body_sent = x->send_failed = 0;
+    x->reused = x->reusable = x->send_failed = 0;
     x->body_done = 0;
     x->status = 0;
     x->reason = NULL;
@@ -908,6 +752,9 @@ apr_status_t revproxy_x_read(revproxy_exchange *x, apr_bucket_brigade *bb,
             if (rv != APR_SUCCESS) {
                 x->why = APR_STATUS_IS_TIMEUP(rv)
                          ? "timed out reading the body"
+                         : (x->conn->tls && revproxy_tls_error(x->conn))
+                         ? apr_pstrcat(x->p, "reading the body failed: ",
+                                       revproxy_tls_error(x->conn), NULL)
                          : "reading the body failed";
                 x->rv = rv;
                 return rv;
@@ -1035,7 +882,8 @@ void revproxy_x_finish(revproxy_exchange *x)
     if (x->conn) {
         revproxy_conn_release(x->conn, x->reuse && x->reusable
                                        && x->body_done && x->body_eos
-                                       && !x->send_failed,
+                                       && !x->send_failed
+                                       && !x->body_aborted,
                               x->max_idle);
         x->conn = NULL;
     }

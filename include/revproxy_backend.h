@@ -54,6 +54,8 @@ typedef struct revproxy_group {
     apr_interval_time_t retry;              /* default 30s */
     apr_interval_time_t connect_timeout, timeout, send_timeout; /* -1 */
     int max_idle;                           /* max=, default 32 */
+    int fails;                              /* fails=, default 3 */
+    int max_attempts;                       /* maxattempts=, default 3 */
     int tlsverify;                          /* REVPROXY_UNSET, 0, 1 */
     apr_interval_time_t hcheck;             /* 0: no health check */
     const char *hcheck_uri;                 /* default "/" */

@@ -42,6 +42,7 @@ struct revproxy_conn {
     revproxy_endpoint *ep;
     apr_time_t idle_since;
     unsigned requests;          /* requests sent on it so far */
+    apr_uint64_t bytes_sent;    /* bytes the transport accepted so far */
     revproxy_conn *next;        /* in the endpoint's idle list */
 };
 
@@ -62,18 +63,13 @@ typedef struct revproxy_addr {
 /* Create the per-child pool state; call from child_init. */
 apr_status_t revproxy_conn_child_init(apr_pool_t *pchild);
 
-/* reuse flags for revproxy_conn_acquire */
-#define REVPROXY_REUSE          1   /* an idle pooled connection may serve */
-#define REVPROXY_REUSE_REPLAY   2   /* the request can be sent again on a
-                                       fresh connection if the pooled one
-                                       turns out closed: a connection given
-                                       back a moment ago needs no check */
-
-/* Get a connection: an idle pooled one when reuse is allowed and one is
- * alive (*reused = 1), else a new one connected within connect_timeout
- * (TCP + TLS handshake).  Errors: APR_TIMEUP for a timeout, anything
- * else for refused/unreachable/handshake failures, with *why set to a
- * description allocated from p. */
+/* Get a connection: with reuse set, an idle pooled one that is proven
+ * empty right now (*reused = 1): not closed by the backend, no byte
+ * waiting on it (a byte beyond the framing of an earlier answer makes it
+ * unusable, never part of another answer); else a new one connected
+ * within connect_timeout (TCP + TLS handshake).  Errors: APR_TIMEUP for
+ * a timeout, anything else for refused/unreachable/handshake failures,
+ * with *why set to a description allocated from p. */
 apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
                                    apr_interval_time_t connect_timeout,
                                    apr_pool_t *p, revproxy_conn **out,

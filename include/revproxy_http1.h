@@ -64,8 +64,11 @@ typedef struct revproxy_h1_head {
     unsigned nfields;
     int has_cl;                 /* a valid Content-Length was seen */
     uint64_t content_length;
-    int has_te;                 /* Transfer-Encoding present */
-    int te_chunked_last;        /* ... and its last coding is chunked */
+    int has_te;                 /* Transfer-Encoding present: its only
+                                   coding is chunked (any other coding,
+                                   chunked twice, or none at all is an
+                                   error of the head) */
+    int te_chunked_last;        /* ... and chunked was seen */
     int conn_close;             /* Connection: close */
     int conn_keep_alive;        /* Connection: keep-alive (for HTTP/1.0) */
     int conn_upgrade;           /* Connection: upgrade */

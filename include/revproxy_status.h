@@ -62,6 +62,8 @@ typedef struct revproxy_group_stats {
 typedef struct revproxy_member_stats {
     volatile apr_uint32_t state;        /* REVPROXY_MEMBER_* */
     volatile apr_uint32_t hc_ok;        /* the last health check passed */
+    volatile apr_uint32_t fails_in_row; /* requests in a row that ended
+                                           without a usable answer */
     volatile apr_uint64_t since;        /* apr_time_t of the last change
                                            of state; 0: up since start */
     volatile apr_uint64_t down_until;   /* down: not tried before */

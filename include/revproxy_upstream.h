@@ -15,6 +15,7 @@
 
 #include "revproxy_conn.h"
 #include "revproxy_http1.h"
+#include "revproxy_head.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,10 +37,11 @@ typedef struct revproxy_exchange {
     revproxy_addr addr;
     const char *method;
     const char *path;           /* request target: "/path?query" */
-    apr_table_t *headers;       /* the client's headers: hop-by-hop ones,
-                                   Host, framing and Expect are skipped */
-    const char *const *skip;    /* more names to skip (NULL-terminated) */
-    apr_table_t *extra;         /* sent as they are: Host, X-Forwarded-* */
+    apr_table_t *headers;       /* the client's fields: hop-by-hop ones,
+                                   Host, framing, Expect and any field
+                                   named in own are not sent */
+    apr_table_t *own;           /* the proxy's fields (Host,
+                                   X-Forwarded-*), always sent */
     int send_body;              /* forward the client's request body */
     int head_request;           /* the response to HEAD has no body */
     int reuse;                  /* keep-alive pool allowed */
@@ -51,16 +53,25 @@ typedef struct revproxy_exchange {
     revproxy_conn *conn;
     int reused;
     int reusable;               /* the backend allows another request */
-    int body_sent;              /* some body bytes went out */
+    int wrote_any;              /* a byte of the request reached a backend
+                                   connection (any attempt) */
     int send_failed;            /* writing to the backend failed */
     apr_bucket_brigade *held;   /* request body read ahead (replayable) */
     apr_off_t held_len;
+    int streamed;               /* body read past what is held: the
+                                   request cannot be sent again */
     int body_eos;               /* the whole request body was read */
-    int body_chunked;           /* the rest of the body goes chunked */
+    int framing;                /* REVPROXY_BODY_* (revproxy_head.h) */
+    apr_off_t announced;        /* REVPROXY_BODY_LENGTH: the length */
+    int body_aborted;           /* the body did not match its framing */
     char *rbase;                /* read buffer (bucket memory) */
     char *rbuf;                 /* bytes read, not yet used, in rbase */
     apr_size_t rlen;
     char *line;                 /* the parser's line buffer */
+    apr_pool_t *hp;             /* where the head being parsed lives */
+    apr_pool_t *interim_pool;   /* 1xx heads, cleared for each */
+    int cl_fields;              /* Content-Length fields in the head */
+    const char *cl_value;       /* the first one's value */
     revproxy_h1_head h;
     revproxy_h1_body b;
     int body_done;
@@ -89,12 +100,15 @@ void revproxy_x_init(revproxy_exchange *x, request_rec *r);
  * 502, 504) with x->fail / x->why set. */
 int revproxy_x_start(revproxy_exchange *x);
 
-/* After revproxy_x_start failed before any response byte: whether the
- * same request can be sent again (nothing of its body was streamed past
- * what is still held), and if so, x is made ready for another
+/* Whether the request may be sent again automatically (RFC 9110 section
+ * 9.2.2): all of it is still at hand, and its method is idempotent or
+ * not one byte of it (head included) reached a backend connection. */
+int revproxy_x_replayable(const revproxy_exchange *x);
+
+/* After revproxy_x_start failed: x is made ready for another
  * revproxy_x_start (its connection closed, the held body kept), to a new
- * x->addr.  Whether that is safe (method, x->body_sent) is the caller's
- * decision.  Returns 1 when reset, 0 when the request cannot be resent. */
+ * x->addr.  Ask revproxy_x_replayable first.  Returns 1 when reset, 0
+ * when the request cannot be resent (its body is gone). */
 int revproxy_x_reset(revproxy_exchange *x);
 
 /* Read the next piece of body into bb (appended, no copy of the data):
@@ -112,10 +126,6 @@ int revproxy_x_stream(revproxy_exchange *x);
 
 /* Give the connection back (pooled when the exchange ended cleanly). */
 void revproxy_x_finish(revproxy_exchange *x);
-
-/* Remove hop-by-hop fields from t, including those named in its
- * Connection header; keep_upgrade leaves Connection/Upgrade in place. */
-void revproxy_strip_hop_by_hop(apr_table_t *t, int keep_upgrade);
 
 #ifdef __cplusplus
 }

@@ -111,7 +111,7 @@ sub who { my ($r) = @_; return $r->{status} == 200 ? $r->{header}{'x-member'} : 
     ok $alternating, "... requests alternate again (@who)";
 }
 
-# 5. A POST whose body went out is not sent again; a GET is.
+# 5. A POST whose bytes went out is not sent again; a GET is.
 {
     my $off = $h->log_offset;
     my $r = $h->get('/post/form', method => 'POST', body => 'name=value',
@@ -120,7 +120,7 @@ sub who { my ($r) = @_; return $r->{status} == 200 ? $r->{header}{'x-member'} : 
     is_deeply [ $d->requests ], [ 'POST /drop/form' ], '... d got the POST once';
     is scalar(grep { /^POST/ } $b->requests), 0,
         '... and it was not replayed on b';
-    like $h->log($off), qr/RVP0303: backend http:\/\/127\.0\.0\.1:$pd of group post .*connection closed before any response byte; the request body went out and the method is not idempotent: not sent to another member; answered 502/,
+    like $h->log($off), qr/RVP0303: backend http:\/\/127\.0\.0\.1:$pd of group post .*connection closed before any response byte; bytes of the request reached it and the method is not idempotent: not sent to another member; answered 502/,
         '... logged, saying why';
     is member_state('post', "http://127.0.0.1:$pd/drop")->{failures}{bad}, 1,
         '... a bad response counted for d';

@@ -302,6 +302,7 @@ static int wants_upgrade(request_rec *r, const revproxy_rule *rule)
 static void run_tunnel(request_rec *r, const revproxy_rule *rule,
                        revproxy_exchange *x)
 {
+    const revproxy_response *resp;
     conn_rec *c = r->connection;
     const char *why;
     apr_off_t in = 0, out = 0;
@@ -312,10 +313,10 @@ static void run_tunnel(request_rec *r, const revproxy_rule *rule,
     r->output_filters = r->proto_output_filters = c->output_filters;
     r->input_filters = r->proto_input_filters = c->input_filters;
     c->keepalive = AP_CONN_CLOSE;
-    rv = revproxy_tunnel_run(r, x->conn, x->rbuf, x->rlen, x->timeout,
+    resp = revproxy_client_response(x->client);
+    rv = revproxy_tunnel_run(r, revproxy_client_conn(x->client),
+                             resp->pending, resp->npending, x->timeout,
                              x->send_timeout, &in, &out, &why);
-    x->rlen = 0;
-    x->reusable = 0;
     x->bytes_in += in;
     x->bytes_out += out;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RVPLOGNO(0007)

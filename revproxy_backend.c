@@ -640,7 +640,7 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
             apr_atomic_inc64(&ms->fail[x->fail - REVPROXY_FAIL_REFUSED]);
         }
         if (x->fail == REVPROXY_FAIL_REFUSED
-            || (x->fail == REVPROXY_FAIL_TIMEOUT && x->conn == NULL)) {
+            || (x->fail == REVPROXY_FAIL_TIMEOUT && x->unconnected)) {
             /* No connection (refused, unreachable, TLS, connect timeout):
              * down at once, and the request has not reached it. */
             mark_down(g, m, ms, REVPROXY_MEMBER_DOWN,

@@ -132,7 +132,6 @@ static apr_status_t revproxy_fetch_read(revproxy_fetch *f,
     rv = revproxy_x_read(&f->x, bb, nonblock);
     if (rv != APR_SUCCESS && rv != APR_EOF && !APR_STATUS_IS_EAGAIN(rv)) {
         f->why = describe(&f->x, f->x.why);
-        f->x.reusable = 0;
     }
     return rv;
 }

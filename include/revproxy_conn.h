@@ -93,6 +93,10 @@ apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
 apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
                                 apr_interval_time_t timeout);
 
+/* The transport's last error text (TLS: OpenSSL's reason, e.g. an
+ * alert the backend sent), or NULL. */
+const char *revproxy_conn_error(revproxy_conn *c);
+
 /* Counters for the status page: connections open and idle in this child. */
 void revproxy_conn_counts(int *open, int *idle);
 

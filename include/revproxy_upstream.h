@@ -1,11 +1,12 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 
 /*
- * revproxy_upstream -- one HTTP/1.1 exchange with a backend on behalf of a
- * request: send the request (head, then the client's body streamed), read
- * the response head with revproxy_http1, then stream the body into a
- * brigade chain.  Used by mod_revproxy's handler and, through the
- * optional functions of mod_revproxy.h, by mod_reproxy_filter.
+ * revproxy_upstream -- an exchange with a backend on behalf of a request:
+ * revproxy_client (the engine) driven for a request_rec: the client's
+ * body pumped from the input filters (held for a replay), the replay
+ * rule, the response body streamed to the output filters.  Used by
+ * mod_revproxy's handler, its backend groups and, through the optional
+ * functions of mod_revproxy.h, by mod_reproxy_filter.
  */
 #ifndef REVPROXY_UPSTREAM_H
 #define REVPROXY_UPSTREAM_H
@@ -13,21 +14,12 @@
 #include "httpd.h"
 #include "util_filter.h"
 
-#include "revproxy_conn.h"
+#include "revproxy_client.h"
 #include "revproxy_http1.h"
-#include "revproxy_head.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Failure kinds, for logs and the status page. */
-#define REVPROXY_FAIL_NONE     0
-#define REVPROXY_FAIL_REFUSED  1   /* connect refused/unreachable/TLS */
-#define REVPROXY_FAIL_TIMEOUT  2   /* connect or response wait too long */
-#define REVPROXY_FAIL_BAD      3   /* invalid response, reset, closed */
-#define REVPROXY_FAIL_ABORTED  4   /* failed after the head went out */
-#define REVPROXY_FAIL_CLIENT   5   /* the client went away / bad body */
 
 typedef struct revproxy_exchange {
     request_rec *r;
@@ -50,12 +42,7 @@ typedef struct revproxy_exchange {
     int upgrade;                /* keep Connection/Upgrade for a tunnel */
 
     /* state */
-    revproxy_conn *conn;
-    int reused;
-    int reusable;               /* the backend allows another request */
-    int wrote_any;              /* a byte of the request reached a backend
-                                   connection (any attempt) */
-    int send_failed;            /* writing to the backend failed */
+    revproxy_client *client;    /* the current attempt's engine */
     apr_bucket_brigade *held;   /* request body read ahead (replayable) */
     apr_off_t held_len;
     int streamed;               /* body read past what is held: the
@@ -63,31 +50,22 @@ typedef struct revproxy_exchange {
     int body_eos;               /* the whole request body was read */
     int framing;                /* REVPROXY_BODY_* (revproxy_head.h) */
     apr_off_t announced;        /* REVPROXY_BODY_LENGTH: the length */
-    int body_aborted;           /* the body did not match its framing */
-    char *rbase;                /* read buffer (bucket memory) */
-    char *rbuf;                 /* bytes read, not yet used, in rbase */
-    apr_size_t rlen;
-    char *line;                 /* the parser's line buffer */
-    apr_pool_t *hp;             /* where the head being parsed lives */
-    apr_pool_t *interim_pool;   /* 1xx heads, cleared for each */
-    int cl_fields;              /* Content-Length fields in the head */
-    const char *cl_value;       /* the first one's value */
-    revproxy_h1_head h;
-    revproxy_h1_body b;
-    int body_done;
+    int wrote_any;              /* a byte of the request reached a backend
+                                   connection (any attempt) */
+    int unconnected;            /* the last attempt got no connection */
+    apr_off_t done_in, done_out;    /* bytes of attempts that ended */
 
-    /* the response */
+    /* the response head */
     int status;
     const char *reason;
-    apr_table_t *resp_headers;  /* as received, hop-by-hop removed */
-    int hop_named;              /* Connection named fields, or Upgrade */
+    apr_table_t *resp_headers;  /* hop-by-hop removed */
     int body_mode;
 
     /* results */
-    int fail;                   /* REVPROXY_FAIL_* */
+    int fail;                   /* REVPROXY_FAIL_* (revproxy_client.h) */
     const char *why;            /* for the log line */
     apr_status_t rv;
-    apr_off_t bytes_in, bytes_out;
+    apr_off_t bytes_in, bytes_out;  /* all attempts */
 } revproxy_exchange;
 
 /* Prepare x for r with defaults from the server's limits. */

@@ -567,7 +567,8 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
     char *tried = apr_pcalloc(r->pool, g->members->nelts);
     const revproxy_member *m;
     apr_uint32_t turn;
-    int attempts = 0, sent = 0, status;
+    int attempts = 0, sent = 0, sent_status = HTTP_BAD_GATEWAY, status;
+    const char *sent_why = NULL;
     long after;
 
     memset(pick, 0, sizeof(*pick));
@@ -651,6 +652,8 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
              * what broke it, so one such request does not take the member
              * out; fails= of them in a row do. */
             sent++;
+            sent_status = status;
+            sent_why = x->why;
             count_failure(g, m, ms, x, r, rule);
         }
         else {
@@ -684,7 +687,16 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
                       x->why ? x->why : "failed");
     }
 
-    /* Step Three (end): no member left. */
+    /* Step Three (end): no member left.  One that got the request and
+     * failed it gave the answer: 502, not "unavailable". */
+    if (sent > 0) {
+        x->why = sent_why;
+        x->fail = REVPROXY_FAIL_BAD;
+        log_member_failure(r, rule, g, x, sent_status, apr_psprintf(r->pool,
+                           "; sent to %d member%s, no other member to try",
+                           sent, sent == 1 ? "" : "s"));
+        return sent_status;
+    }
     if (gs) {
         apr_atomic_inc64(&gs->unavailable);
     }

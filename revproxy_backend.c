@@ -736,87 +736,90 @@ static apr_interval_time_t hc_limit(const revproxy_group *g,
 }
 
 /* GET base + hcheckuri on a fresh connection; a 2xx or 3xx passes. */
+/* What a failed check says, in the words of the log line. */
+static const char *hc_failure(apr_pool_t *p, const revproxy_addr *a,
+                              revproxy_client *c, int kind, int in_head)
+{
+    const char *why = revproxy_client_why(c);
+
+    if (!in_head) {
+        return kind == REVPROXY_FAIL_TIMEOUT
+               ? apr_psprintf(p, "connect to %s:%u timed out", a->host,
+                              (unsigned)a->port)
+               : why ? why : "connect failed";
+    }
+    if (kind == REVPROXY_FAIL_TIMEOUT) {
+        return "timed out waiting for the response head";
+    }
+    if (why && strncmp(why, "invalid response: ", 18) == 0) {
+        return why;
+    }
+    return "connection closed before the response head";
+}
+
+/* One check of m with the client core: GET (Connection: close) of the
+ * member's base path and hcheckuri; 200-399 passes. */
 static int hc_check(const revproxy_group *g, const revproxy_member *m,
                     apr_pool_t *p, const char **why)
 {
     revproxy_server_conf *sc = ap_get_module_config(g->server->module_config,
                                                     &revproxy_module);
-    apr_interval_time_t ct, t;
     revproxy_addr a = m->addr;
-    revproxy_h1_head h;
-    revproxy_conn *c;
-    struct iovec vec;
-    apr_time_t deadline;
-    apr_status_t rv;
-    char *line, buf[4096];
-    int reused, rc = REVPROXY_H1_AGAIN, ok = 0;
+    revproxy_limits lim;
+    revproxy_head_spec hs;
+    revproxy_client *c;
+    apr_table_t *own = apr_table_make(p, 2);
+    apr_size_t hlen;
+    const char *head;
+    int kind, status;
 
-    ct = hc_limit(g, g->connect_timeout >= 0 ? g->connect_timeout
-                     : sc->connect_timeout >= 0 ? sc->connect_timeout
-                     : apr_time_from_sec(5));
-    t = hc_limit(g, g->timeout >= 0 ? g->timeout
-                    : sc->timeout >= 0 ? sc->timeout : g->server->timeout);
+    memset(&lim, 0, sizeof(lim));
+    lim.connect_timeout = hc_limit(g, g->connect_timeout >= 0
+                                      ? g->connect_timeout
+                                      : sc->connect_timeout >= 0
+                                      ? sc->connect_timeout
+                                      : apr_time_from_sec(5));
+    lim.timeout = lim.send_timeout
+        = hc_limit(g, g->timeout >= 0 ? g->timeout
+                      : sc->timeout >= 0 ? sc->timeout : g->server->timeout);
+    lim.max_line = HC_MAX_LINE;
+    lim.max_fields = 100;
     a.tls = sc->tls;
     a.tls_verify = g->tlsverify != REVPROXY_UNSET ? g->tlsverify
                    : sc->tls_verify != REVPROXY_UNSET ? sc->tls_verify : 1;
     a.gauges = NULL;
-    *why = NULL;
-    rv = revproxy_conn_acquire(&a, 0, ct, p, &c, &reused, why);
-    if (rv != APR_SUCCESS) {
-        *why = APR_STATUS_IS_TIMEUP(rv)
-               ? apr_psprintf(p, "connect to %s:%u timed out", a.host,
-                              (unsigned)a.port)
-               : *why ? *why : "connect failed";
-        return 0;
-    }
-    vec.iov_base = apr_pstrcat(p, "GET ", m->base, g->hcheck_uri,
-                               " HTTP/1.1\r\nHost: ", m->hostport,
-                               "\r\nUser-Agent: mod_revproxy health check"
-                               "\r\nConnection: close\r\n\r\n", NULL);
-    vec.iov_len = strlen(vec.iov_base);
-    deadline = apr_time_now() + t;
-    if (revproxy_conn_writev(c, &vec, 1, t) != APR_SUCCESS) {
-        *why = "sending the check failed";
-        revproxy_conn_release(c, 0, 0);
-        return 0;
-    }
-    line = apr_palloc(p, HC_MAX_LINE);
-    revproxy_h1_head_init(&h, line, HC_MAX_LINE, 100, NULL, NULL);
-    while (rc != REVPROXY_H1_ERROR && *why == NULL) {
-        apr_size_t n = sizeof(buf), off = 0;
-        apr_interval_time_t left = deadline - apr_time_now();
 
-        rv = left > 0 ? revproxy_conn_read(c, buf, &n, left) : APR_TIMEUP;
-        if (rv != APR_SUCCESS) {
-            *why = APR_STATUS_IS_TIMEUP(rv)
-                   ? "timed out waiting for the response head"
-                   : "connection closed before the response head";
-            break;
-        }
-        while (off < n) {
-            size_t used = 0;
-            rc = revproxy_h1_head_feed(&h, buf + off, n - off, &used);
-            off += used;
-            if (rc == REVPROXY_H1_DONE && h.status < 200) {
-                revproxy_h1_head_init(&h, line, HC_MAX_LINE, 100, NULL, NULL);
-                rc = REVPROXY_H1_AGAIN;
-                continue;       /* an interim response */
-            }
-            if (rc != REVPROXY_H1_AGAIN) {
-                break;
-            }
-        }
-        if (rc == REVPROXY_H1_DONE) {
-            ok = h.status >= 200 && h.status < 400;
-            *why = apr_psprintf(p, "GET %s%s answered %d", m->base,
-                                g->hcheck_uri, h.status);
-        }
-        else if (rc == REVPROXY_H1_ERROR) {
-            *why = apr_pstrcat(p, "invalid response: ", h.error, NULL);
-        }
+    apr_table_setn(own, "Host", m->hostport);
+    apr_table_setn(own, "User-Agent", "mod_revproxy health check");
+    memset(&hs, 0, sizeof(hs));
+    hs.method = "GET";
+    hs.target = apr_pstrcat(p, m->base, g->hcheck_uri, NULL);
+    hs.own = own;
+    hs.close = 1;
+    head = revproxy_head_build(p, &hs, &hlen);
+
+    c = revproxy_client_make(p, apr_bucket_alloc_create(p), &a, &lim);
+    revproxy_client_expect(c, 0, 0, REVPROXY_BODY_NONE, 0);
+    *why = NULL;
+    kind = revproxy_client_connect(c, 0);
+    if (kind != REVPROXY_FAIL_NONE) {
+        *why = hc_failure(p, &a, c, kind, 0);
+        return 0;
     }
-    revproxy_conn_release(c, 0, 0);
-    return ok;
+    if (revproxy_client_write(c, head, hlen, NULL, 1) != APR_SUCCESS) {
+        *why = "sending the check failed";
+        revproxy_client_finish(c);
+        return 0;
+    }
+    kind = revproxy_client_read_head(c);
+    revproxy_client_finish(c);
+    if (kind != REVPROXY_FAIL_NONE) {
+        *why = hc_failure(p, &a, c, kind, 1);
+        return 0;
+    }
+    status = revproxy_client_response(c)->status;
+    *why = apr_psprintf(p, "GET %s answered %d", hs.target, status);
+    return status >= 200 && status < 400;
 }
 
 static void hc_member(const revproxy_group *g, const revproxy_member *m,

@@ -36,7 +36,7 @@ our @EXPORT_OK = qw(raw_backend wait_backend stop_backend received
                     connections backend_errors read_request respond
                     raw_http split_response
                     error_log_path error_log_offset error_log_since
-                    error_log_wait config_test);
+                    error_log_wait config_test worker_pid);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my %live;               # pid of each running backend => pid of its test
@@ -433,6 +433,23 @@ sub error_log_wait {
         return undef if Time::HiRes::time() > $end;
         Time::HiRes::sleep(0.1);
     }
+}
+
+# worker_pid(): the pid of the test server's child that serves requests:
+# of the parent's children, the one with the most threads (mod_cgid's
+# daemon is a child too, with one thread).  undef when none is found.
+sub worker_pid {
+    my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
+    open my $pf, '<', $pidfile or return undef;
+    chomp(my $parent = <$pf>);
+    my $threads = sub {
+        open my $st, '<', "/proc/$_[0]/status" or return 0;
+        my ($t) = map { /^Threads:\s+(\d+)/ ? $1 : () } <$st>;
+        return $t // 0;
+    };
+    my ($kid) = sort { $threads->($b) <=> $threads->($a) }
+                grep { $_ != $parent } map { /(\d+)/ ? $1 : () } `pgrep -P $parent`;
+    return $kid;
 }
 
 package RevProxyTest::Backend;

@@ -182,10 +182,7 @@ for my $case (@bad) {
 }
 {
     # No memory growth: the hostile heads again, 30 times over.
-    my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
-    open my $pf, '<', $pidfile or die "$pidfile: $!";
-    chomp(my $parent = <$pf>);
-    my ($kid) = grep { $_ != $parent } map { /(\d+)/ ? $1 : () } `pgrep -P $parent`;
+    my $kid = worker_pid();
     my $rss = sub {
         open my $st, '<', "/proc/$kid/status" or return 0;
         my ($kb) = map { /^VmRSS:\s+(\d+)/ ? $1 : () } <$st>;

@@ -158,17 +158,7 @@ SKIP: {
     # while the child's RSS is measured.  Kept in the request's pool, the
     # heads would add 8 MB per request.
     my $n = 8;
-    my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
-    open my $pf, '<', $pidfile or die "$pidfile: $!";
-    chomp(my $parent = <$pf>);
-    # The child with the worker threads (mod_cgid's daemon is one too).
-    my $threads = sub {
-        open my $st, '<', "/proc/$_[0]/status" or return 0;
-        my ($t) = map { /^Threads:\s+(\d+)/ ? $1 : () } <$st>;
-        return $t // 0;
-    };
-    my ($kid) = sort { $threads->($b) <=> $threads->($a) }
-                grep { $_ != $parent } map { /(\d+)/ ? $1 : () } `pgrep -P $parent`;
+    my $kid = worker_pid();
     skip 'no httpd child found', 2 unless $kid;
     my $rss = sub {
         open my $st, '<', "/proc/$kid/status" or return 0;

@@ -601,3 +601,8 @@ apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
     return c->tls ? tls_writev(c, vec, nvec, timeout)
                   : plain_writev(c, vec, nvec, timeout);
 }
+
+const char *revproxy_conn_error(revproxy_conn *c)
+{
+    return c->tls ? revproxy_tls_error(c) : NULL;
+}

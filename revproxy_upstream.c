@@ -25,7 +25,6 @@
 
 #include "revproxy_upstream.h"
 #include "revproxy_head.h"
-#include "revproxy_tls.h"
 #include "revproxy_private.h"
 
 APLOG_USE_MODULE(revproxy);
@@ -684,9 +683,9 @@ int revproxy_x_start(revproxy_exchange *x)
         else if (x->send_failed && !got_byte) {
             status = write_failure(x, send_rv);
         }
-        if (x->conn && x->conn->tls && revproxy_tls_error(x->conn)) {
+        if (x->conn && revproxy_conn_error(x->conn)) {
             x->why = apr_pstrcat(x->p, x->why ? x->why : "failed", " (TLS: ",
-                                 revproxy_tls_error(x->conn), ")", NULL);
+                                 revproxy_conn_error(x->conn), ")", NULL);
         }
         return status;
     }
@@ -752,9 +751,9 @@ apr_status_t revproxy_x_read(revproxy_exchange *x, apr_bucket_brigade *bb,
             if (rv != APR_SUCCESS) {
                 x->why = APR_STATUS_IS_TIMEUP(rv)
                          ? "timed out reading the body"
-                         : (x->conn->tls && revproxy_tls_error(x->conn))
+                         : revproxy_conn_error(x->conn)
                          ? apr_pstrcat(x->p, "reading the body failed: ",
-                                       revproxy_tls_error(x->conn), NULL)
+                                       revproxy_conn_error(x->conn), NULL)
                          : "reading the body failed";
                 x->rv = rv;
                 return rv;

@@ -89,6 +89,12 @@ apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
 apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
                                   int nvec, apr_interval_time_t timeout);
 
+/* Why the last read or write (or the TLS handshake) on c failed, in the
+ * transport's words (e.g. an alert a TLS backend sent), or NULL when it
+ * has none to give: plain TCP's failures are their APR status alone.
+ * Valid until c is released. */
+const char *revproxy_conn_error(revproxy_conn *c);
+
 /* Wait until the socket is readable/writable (APR_POLLIN / APR_POLLOUT). */
 apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
                                 apr_interval_time_t timeout);

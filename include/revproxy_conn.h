@@ -27,13 +27,12 @@ extern "C" {
 
 typedef struct revproxy_endpoint revproxy_endpoint;
 typedef struct revproxy_conn revproxy_conn;
-typedef struct revproxy_tls_conf revproxy_tls_conf;   /* revproxy_tls.h */
 
 struct revproxy_conn {
     apr_pool_t *pool;           /* the connection's own pool */
     apr_socket_t *sock;
     apr_pollfd_t pfd;
-    void *tls;                  /* SSL *, or NULL for plain TCP */
+    struct revproxy_tls *tls;   /* revproxy_tls.h; NULL for plain TCP */
     int fd;                     /* sock's descriptor.  Plain TCP: blocking,
                                    with kernel timeouts (one system call
                                    per read or write); TLS: non-blocking */
@@ -51,7 +50,8 @@ typedef struct revproxy_addr {
     int https;
     const char *host;           /* name or IP; brackets allowed for v6 */
     apr_port_t port;
-    revproxy_tls_conf *tls;     /* HTTPS: the TLS settings to use */
+    struct revproxy_tls_conf *tls;  /* HTTPS: the TLS settings to use
+                                       (revproxy_tls.h) */
     int tls_verify;             /* HTTPS: verify the certificate */
     apr_uint32_t *gauges;       /* NULL, or [open, idle] counters kept
                                    up to date atomically for the status
@@ -94,10 +94,6 @@ apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
  * has none to give: plain TCP's failures are their APR status alone.
  * Valid until c is released. */
 const char *revproxy_conn_error(revproxy_conn *c);
-
-/* Wait until the socket is readable/writable (APR_POLLIN / APR_POLLOUT). */
-apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
-                                apr_interval_time_t timeout);
 
 /* Counters for the status page: connections open and idle in this child. */
 void revproxy_conn_counts(int *open, int *idle);

@@ -6,8 +6,14 @@
  *
  * A connection owns an unmanaged APR pool (it outlives requests and moves
  * between threads) holding its socket, and, for HTTPS, its TLS state.
- * Sockets are non-blocking; every wait is an apr_poll() bounded by the
- * caller's timeout, so one code path serves plain TCP and TLS.
+ * Plain TCP sockets are blocking, with SO_RCVTIMEO / SO_SNDTIMEO set to
+ * the caller's timeout: a read is one recv(2) that waits inside the
+ * kernel (MSG_DONTWAIT when the caller must not wait), a write one
+ * sendmsg(2) per bit of progress.  TLS sockets are non-blocking: the TLS
+ * layer (revproxy_tls.h) hands back what it wants, readable or writable,
+ * for the handshake, reads and writes alike, and every wait is an
+ * apr_poll() here, bounded by the caller's timeout (the connect timeout
+ * for the handshake).
  *
  * Idle connections are kept per endpoint (scheme, host, port, TLS
  * settings) in a list guarded by one mutex per child; the event and

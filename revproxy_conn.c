@@ -80,7 +80,8 @@ static void gauge(revproxy_endpoint *ep, int which, int delta)
 static void conn_close(revproxy_conn *c)
 {
     if (c->tls) {
-        revproxy_tls_close(c);
+        revproxy_tls_close(c->tls);
+        c->tls = NULL;
     }
     apr_socket_close(c->sock);
     apr_pool_destroy(c->pool);
@@ -166,6 +167,25 @@ static revproxy_endpoint *endpoint_get(const revproxy_addr *a)
     return ep;
 }
 
+/* Wait until a TLS connection's socket is readable/writable (APR_POLLIN /
+ * APR_POLLOUT), as its TLS layer wants. */
+static apr_status_t conn_wait(revproxy_conn *c, apr_int16_t events,
+                              apr_interval_time_t timeout)
+{
+    apr_int32_t n = 0;
+    apr_status_t rv;
+
+    c->pfd.reqevents = events;
+    c->pfd.rtnevents = 0;
+    do {
+        rv = apr_poll(&c->pfd, 1, &n, timeout);
+    } while (APR_STATUS_IS_EINTR(rv));
+    if (rv == APR_SUCCESS && n == 0) {
+        rv = APR_TIMEUP;
+    }
+    return rv;
+}
+
 /* Whether an idle connection can carry the next request: it must be
  * empty at this moment (httpd's PROXY_CHECK_CONN_EMPTY).  Readable means
  * the backend closed it or sent bytes nobody asked for (late, or beyond
@@ -187,10 +207,10 @@ static int idle_empty(revproxy_conn *c)
         got = recv(c->fd, b, 1, MSG_PEEK | MSG_DONTWAIT);
         return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
-    if (revproxy_tls_pending(c) > 0) {
+    if (revproxy_tls_pending(c->tls) > 0) {
         return 0;
     }
-    if (revproxy_conn_wait(c, APR_POLLIN, 0) != APR_SUCCESS) {
+    if (conn_wait(c, APR_POLLIN, 0) != APR_SUCCESS) {
         return 1;               /* nothing to read */
     }
     rv = revproxy_conn_read(c, b, &n, 0);
@@ -210,6 +230,49 @@ static revproxy_conn *pop_idle(revproxy_endpoint *ep)
         c->next = NULL;
     }
     return c;
+}
+
+/* The TLS handshake on c's new socket, waiting for what it wants within
+ * timeout (0: no limit).  On failure c->tls may be set: conn_close()
+ * frees it. */
+static apr_status_t tls_connect(revproxy_conn *c, const revproxy_addr *a,
+                                apr_interval_time_t timeout, apr_pool_t *p,
+                                const char **why)
+{
+    apr_time_t deadline;
+    apr_status_t rv;
+
+    rv = revproxy_tls_make(&c->tls, a->tls, c->fd, a->host, a->port,
+                           a->tls_verify, c->pool, p, why);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    deadline = timeout > 0 ? apr_time_now() + timeout : 0;
+    for (;;) {
+        apr_int16_t want = 0;
+        apr_interval_time_t left = -1;
+
+        rv = revproxy_tls_handshake(c->tls, &want, p, why);
+        if (!APR_STATUS_IS_EAGAIN(rv)) {
+            return rv;
+        }
+        if (deadline) {
+            left = deadline - apr_time_now();
+            if (left <= 0) {
+                rv = APR_TIMEUP;
+            }
+        }
+        if (rv != APR_TIMEUP) {
+            rv = conn_wait(c, want, left);
+        }
+        if (rv != APR_SUCCESS) {
+            /* half a handshake: conn_close() sends no close_notify */
+            *why = APR_STATUS_IS_TIMEUP(rv)
+                   ? "TLS handshake not done within the connect timeout"
+                   : "waiting for the TLS handshake failed";
+            return rv;
+        }
+    }
 }
 
 static apr_status_t connect_new(const revproxy_addr *a,
@@ -281,8 +344,7 @@ static apr_status_t connect_new(const revproxy_addr *a,
                 timeout = 1;
             }
         }
-        rv = revproxy_tls_handshake(c, a->tls, a->host, a->tls_verify,
-                                    timeout, p, why);
+        rv = tls_connect(c, a, timeout, p, why);
         if (rv != APR_SUCCESS) {
             conn_close(c);
             return rv;
@@ -358,23 +420,6 @@ void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle)
     LOCK();
     pool_state.open--;
     UNLOCK();
-}
-
-apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
-                                apr_interval_time_t timeout)
-{
-    apr_int32_t n = 0;
-    apr_status_t rv;
-
-    c->pfd.reqevents = events;
-    c->pfd.rtnevents = 0;
-    do {
-        rv = apr_poll(&c->pfd, 1, &n, timeout);
-    } while (APR_STATUS_IS_EINTR(rv));
-    if (rv == APR_SUCCESS && n == 0) {
-        rv = APR_TIMEUP;
-    }
-    return rv;
 }
 
 /* SO_RCVTIMEO/SO_SNDTIMEO to timeout (> 0), unless the value in force
@@ -478,7 +523,7 @@ apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
     }
     for (;;) {
         *len = want;
-        rv = revproxy_tls_read(c, buf, len, &ev);
+        rv = revproxy_tls_read(c->tls, buf, len, &ev);
         if (*len > 0) {
             return APR_SUCCESS;
         }
@@ -488,7 +533,7 @@ apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
         if (timeout == 0) {
             return rv;
         }
-        rv = revproxy_conn_wait(c, ev, timeout);
+        rv = conn_wait(c, ev, timeout);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -527,7 +572,7 @@ static apr_status_t tls_writev(revproxy_conn *c, struct iovec *vec, int nvec,
         while (left > 0) {
             apr_size_t n = left;
             apr_int16_t ev = APR_POLLOUT;
-            apr_status_t rv = revproxy_tls_write(c, b, &n, &ev);
+            apr_status_t rv = revproxy_tls_write(c->tls, b, &n, &ev);
             if (rv == APR_SUCCESS) {
                 b += n;
                 left -= n;
@@ -536,7 +581,7 @@ static apr_status_t tls_writev(revproxy_conn *c, struct iovec *vec, int nvec,
             if (!APR_STATUS_IS_EAGAIN(rv)) {
                 return rv;
             }
-            rv = revproxy_conn_wait(c, ev, timeout);
+            rv = conn_wait(c, ev, timeout);
             if (rv != APR_SUCCESS) {
                 return rv;
             }
@@ -604,5 +649,5 @@ apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
 
 const char *revproxy_conn_error(revproxy_conn *c)
 {
-    return c->tls ? revproxy_tls_error(c) : NULL;
+    return c->tls ? revproxy_tls_error(c->tls) : NULL;
 }

@@ -1,17 +1,19 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 
 /*
- * HTTPS backends: OpenSSL over a revproxy_conn's non-blocking socket.
+ * HTTPS backends: OpenSSL over a non-blocking socket.
  *
  * Configuration time: one revproxy_tls_conf (an SSL_CTX) per distinct
  * (CA file, client certificate, key) triple, shared by every server that
  * names the same files; the list lives in the configuration pool, so a
  * restart builds it anew.  The children inherit the contexts.
  *
- * Request time: an SSL object per connection, on the connection's socket,
- * with SNI and host-name verification.  Handshake, reads and writes never
- * block inside OpenSSL: WANT_READ / WANT_WRITE become APR_EAGAIN and the
- * caller waits with apr_poll, bounded by its timeout, as for plain TCP.
+ * Request time: a revproxy_tls (an SSL object) per connection, on the
+ * connection's socket, with SNI and host-name verification.  Handshake,
+ * reads and writes never block inside OpenSSL and never wait here:
+ * WANT_READ / WANT_WRITE become APR_EAGAIN and the event to wait for,
+ * and the caller (revproxy_conn.c) waits with apr_poll, bounded by its
+ * timeout.
  *
  * Session resumption: OpenSSL's client side has no useful internal cache
  * (it cannot know which server a session is for), so each conf keeps the
@@ -34,7 +36,7 @@
 
 #include "apr_strings.h"
 #include "apr_hash.h"
-#include "apr_portable.h"
+#include "apr_poll.h"
 #include "apr_thread_mutex.h"
 
 #include "revproxy_tls.h"
@@ -70,16 +72,21 @@ typedef struct tls_cached {
     SSL_SESSION *sess;
 } tls_cached;
 
-/* Per connection, the SSL object's app data (in the connection's pool). */
-typedef struct tls_link {
+/* Per connection, in the connection's pool; the SSL object's app data,
+ * for the callbacks. */
+struct revproxy_tls {
+    SSL *ssl;
     revproxy_tls_conf *tc;
     const char *key;            /* session cache key */
+    SSL_SESSION *offered;       /* the session offered for resumption, with
+                                   a reference, until the handshake ends */
+    int verify;
     int broken;                 /* fatal error: no close_notify */
     int verify_err;             /* first verification error seen */
     int verify_depth;
     char subject[256];          /* of the certificate it concerns */
     char error[512];            /* the last failure, revproxy_tls_error() */
-} tls_link;
+};
 
 #define REGISTRY_KEY "revproxy_tls_confs"
 
@@ -142,7 +149,7 @@ static int no_password(char *buf, int size, int rwflag, void *u)
 static int verify_cb(int ok, X509_STORE_CTX *sctx)
 {
     SSL *ssl;
-    tls_link *l;
+    revproxy_tls *t;
     X509 *cert;
 
     if (ok) {
@@ -150,14 +157,14 @@ static int verify_cb(int ok, X509_STORE_CTX *sctx)
     }
     ssl = X509_STORE_CTX_get_ex_data(sctx,
                                      SSL_get_ex_data_X509_STORE_CTX_idx());
-    l = ssl ? SSL_get_app_data(ssl) : NULL;
-    if (l && l->verify_err == 0) {
-        l->verify_err = X509_STORE_CTX_get_error(sctx);
-        l->verify_depth = X509_STORE_CTX_get_error_depth(sctx);
+    t = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (t && t->verify_err == 0) {
+        t->verify_err = X509_STORE_CTX_get_error(sctx);
+        t->verify_depth = X509_STORE_CTX_get_error_depth(sctx);
         cert = X509_STORE_CTX_get_current_cert(sctx);
         if (cert) {
-            X509_NAME_oneline(X509_get_subject_name(cert), l->subject,
-                              sizeof(l->subject));
+            X509_NAME_oneline(X509_get_subject_name(cert), t->subject,
+                              sizeof(t->subject));
         }
     }
     return ok;
@@ -171,20 +178,20 @@ static int verify_cb(int ok, X509_STORE_CTX *sctx)
  * the reference. */
 static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
-    tls_link *l = SSL_get_app_data(ssl);
+    revproxy_tls *t = SSL_get_app_data(ssl);
     revproxy_tls_conf *tc;
     tls_cached *e;
     int kept = 0;
 
-    if (l == NULL || l->key == NULL || !SSL_SESSION_is_resumable(sess)) {
+    if (t == NULL || t->key == NULL || !SSL_SESSION_is_resumable(sess)) {
         return 0;
     }
-    tc = l->tc;
+    tc = t->tc;
     CACHE_LOCK(tc);
-    e = apr_hash_get(tc->sessions, l->key, APR_HASH_KEY_STRING);
+    e = apr_hash_get(tc->sessions, t->key, APR_HASH_KEY_STRING);
     if (e == NULL && apr_hash_count(tc->sessions) < MAX_SESSIONS) {
         e = apr_pcalloc(tc->cache_pool, sizeof(*e));
-        e->key = apr_pstrdup(tc->cache_pool, l->key);
+        e->key = apr_pstrdup(tc->cache_pool, t->key);
         apr_hash_set(tc->sessions, e->key, APR_HASH_KEY_STRING, e);
     }
     if (e) {
@@ -442,11 +449,10 @@ const char *revproxy_tls_conf_make(apr_pool_t *p, const char *ca_file,
 /* ---------------------------------------------------------------------- */
 /* Connections                                                             */
 
-/* Map a failed SSL call to an APR status; l->error says why. */
-static apr_status_t ssl_failure(SSL *ssl, int ret, apr_int16_t *want)
+/* Map a failed SSL call on t to an APR status; t->error says why. */
+static apr_status_t ssl_failure(revproxy_tls *t, int ret, apr_int16_t *want)
 {
-    tls_link *l = SSL_get_app_data(ssl);
-    int err = SSL_get_error(ssl, ret);
+    int err = SSL_get_error(t->ssl, ret);
     apr_status_t rv;
 
     switch (err) {
@@ -457,34 +463,34 @@ static apr_status_t ssl_failure(SSL *ssl, int ret, apr_int16_t *want)
         *want = APR_POLLOUT;
         return APR_EAGAIN;
     case SSL_ERROR_ZERO_RETURN:
-        apr_cpystrn(l->error, "the backend closed the TLS connection",
-                    sizeof(l->error));
+        apr_cpystrn(t->error, "the backend closed the TLS connection",
+                    sizeof(t->error));
         return APR_EOF;
     case SSL_ERROR_SYSCALL:
         rv = apr_get_netos_error();
-        l->broken = 1;
-        if (err_to_buf(l->error, sizeof(l->error))) {
+        t->broken = 1;
+        if (err_to_buf(t->error, sizeof(t->error))) {
             return rv != APR_SUCCESS ? rv : TLS_EPROTO;
         }
         if (rv == APR_SUCCESS) {
-            apr_cpystrn(l->error, "the backend closed the connection",
-                        sizeof(l->error));
+            apr_cpystrn(t->error, "the backend closed the connection",
+                        sizeof(t->error));
             return APR_EOF;
         }
-        apr_strerror(rv, l->error, sizeof(l->error));
+        apr_strerror(rv, t->error, sizeof(t->error));
         return rv;
     default:
-        l->broken = 1;
+        t->broken = 1;
         if (ERR_GET_REASON(ERR_peek_error())
             == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
             ERR_clear_error();
-            apr_cpystrn(l->error, "the backend closed the connection "
+            apr_cpystrn(t->error, "the backend closed the connection "
                         "without TLS close_notify (truncated)",
-                        sizeof(l->error));
+                        sizeof(t->error));
             return TLS_EPROTO;
         }
-        if (!err_to_buf(l->error, sizeof(l->error))) {
-            apr_cpystrn(l->error, "TLS error", sizeof(l->error));
+        if (!err_to_buf(t->error, sizeof(t->error))) {
+            apr_cpystrn(t->error, "TLS error", sizeof(t->error));
         }
         return TLS_EPROTO;
     }
@@ -504,30 +510,72 @@ static const char *bare_host(const char *host, apr_pool_t *p, int *is_ip)
     return host;
 }
 
-apr_status_t revproxy_tls_handshake(revproxy_conn *c, revproxy_tls_conf *tc,
-                                    const char *host, int verify,
-                                    apr_interval_time_t timeout,
-                                    apr_pool_t *p, const char **why)
+/* The handshake ended (or was given up): the offered session is let go,
+ * and forgotten by the cache when it did not serve. */
+static void offered_done(revproxy_tls *t, int failed)
 {
-    apr_time_t deadline = timeout > 0 ? apr_time_now() + timeout : 0;
-    apr_sockaddr_t *peer = NULL;
-    apr_os_sock_t fd;
-    SSL_SESSION *sess = NULL;
-    tls_link *l;
+    if (t->offered) {
+        if (failed) {
+            session_drop(t->tc, t->key, t->offered);
+        }
+        SSL_SESSION_free(t->offered);
+        t->offered = NULL;
+    }
+}
+
+/* SNI and what verification checks, for host (bare) on t->ssl.  Returns
+ * NULL or why not, from p. */
+static const char *set_host(revproxy_tls *t, const char *host, int is_ip,
+                            apr_pool_t *p)
+{
+    SSL *ssl = t->ssl;
+    const char *e;
+
+    if (!is_ip && SSL_set_tlsext_host_name(ssl, host) != 1) {
+        e = err_text(p);
+        return apr_pstrcat(p, "cannot set up the TLS connection: ",
+                           e ? e : "unknown error", NULL);
+    }
+    if (!t->verify) {
+        SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+        return NULL;
+    }
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, verify_cb);
+    if (is_ip) {
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1) {
+            ERR_clear_error();
+            return apr_psprintf(p, "cannot verify against address %s", host);
+        }
+        return NULL;
+    }
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl, host) != 1) {
+        ERR_clear_error();
+        return apr_psprintf(p, "cannot verify against name %s", host);
+    }
+    return NULL;
+}
+
+apr_status_t revproxy_tls_make(revproxy_tls **out, revproxy_tls_conf *tc,
+                               int fd, const char *host, apr_port_t port,
+                               int verify, apr_pool_t *pool, apr_pool_t *p,
+                               const char **why)
+{
+    revproxy_tls *t;
     SSL *ssl;
-    apr_status_t rv;
     int is_ip;
 
+    *out = NULL;
     *why = NULL;
     if (tc == NULL || tc->ctx == NULL) {
         *why = "no TLS configuration for HTTPS backends";
         return APR_EINIT;
     }
-    host = bare_host(host, p, &is_ip);
-    if (apr_os_sock_get(&fd, c->sock) != APR_SUCCESS) {
+    if (fd < 0) {
         *why = "cannot get the socket";
         return APR_EBADF;
     }
+    host = bare_host(host, p, &is_ip);
 
     ERR_clear_error();
     ssl = SSL_new(tc->ctx);
@@ -537,131 +585,99 @@ apr_status_t revproxy_tls_handshake(revproxy_conn *c, revproxy_tls_conf *tc,
                            e ? e : "out of memory", NULL);
         return APR_ENOMEM;
     }
-    /* From here on conn_close() -> revproxy_tls_close() frees it. */
-    c->tls = ssl;
-    l = apr_pcalloc(c->pool, sizeof(*l));
-    l->tc = tc;
-    apr_socket_addr_get(&peer, APR_REMOTE, c->sock);
-    l->key = apr_psprintf(c->pool, "%s|%u|%d", host,
-                          peer ? (unsigned)peer->port : 0u, verify ? 1 : 0);
-    SSL_set_app_data(ssl, l);
+    t = apr_pcalloc(pool, sizeof(*t));
+    t->ssl = ssl;
+    t->tc = tc;
+    t->verify = verify ? 1 : 0;
+    t->key = apr_psprintf(pool, "%s|%u|%d", host, (unsigned)port, t->verify);
+    SSL_set_app_data(ssl, t);
 
-    if (SSL_set_fd(ssl, (int)fd) != 1
-        || (!is_ip && SSL_set_tlsext_host_name(ssl, host) != 1)) {
+    if (SSL_set_fd(ssl, fd) != 1) {
         const char *e = err_text(p);
         *why = apr_pstrcat(p, "cannot set up the TLS connection: ",
                            e ? e : "unknown error", NULL);
-        return APR_EGENERAL;
-    }
-    if (verify) {
-        SSL_set_verify(ssl, SSL_VERIFY_PEER, verify_cb);
-        if (is_ip) {
-            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
-                != 1) {
-                *why = apr_psprintf(p, "cannot verify against address %s",
-                                    host);
-                ERR_clear_error();
-                return APR_EGENERAL;
-            }
-        }
-        else {
-            SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            if (SSL_set1_host(ssl, host) != 1) {
-                *why = apr_psprintf(p, "cannot verify against name %s",
-                                    host);
-                ERR_clear_error();
-                return APR_EGENERAL;
-            }
-        }
     }
     else {
-        SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+        *why = set_host(t, host, is_ip, p);
     }
-    sess = session_get(tc, l->key);
-    if (sess) {
-        SSL_set_session(ssl, sess);     /* takes its own reference */
+    if (*why) {
+        ERR_clear_error();
+        SSL_free(ssl);
+        return APR_EGENERAL;
+    }
+    t->offered = session_get(tc, t->key);
+    if (t->offered) {
+        SSL_set_session(ssl, t->offered);   /* takes its own reference */
     }
     SSL_set_connect_state(ssl);
+    *out = t;
+    return APR_SUCCESS;
+}
 
-    for (;;) {
-        apr_int16_t want = 0;
-        apr_interval_time_t left = -1;
-        int ret;
+/* Why the handshake failed: the verification error when there was one
+ * (the certificate it concerns), else OpenSSL's text. */
+static const char *handshake_failure(revproxy_tls *t, apr_pool_t *p)
+{
+    long vr = t->verify ? SSL_get_verify_result(t->ssl) : X509_V_OK;
+    int ve;
 
+    if (vr == X509_V_OK && t->verify_err == 0) {
+        return apr_pstrcat(p, "TLS handshake failed: ", t->error, NULL);
+    }
+    ve = vr != X509_V_OK ? (int)vr : t->verify_err;
+    return apr_psprintf(p, "TLS handshake failed: certificate "
+                        "verification: %s (%s%s, depth %d)",
+                        X509_verify_cert_error_string(ve),
+                        t->subject[0] ? "certificate " : "no certificate",
+                        t->subject, t->verify_depth);
+}
+
+apr_status_t revproxy_tls_handshake(revproxy_tls *t, apr_int16_t *want,
+                                    apr_pool_t *p, const char **why)
+{
+    apr_status_t rv;
+    int ret;
+
+    *why = NULL;
+    ERR_clear_error();
+    errno = 0;
+    ret = SSL_do_handshake(t->ssl);
+    if (ret == 1) {
+        offered_done(t, 0);
         ERR_clear_error();
-        errno = 0;
-        ret = SSL_do_handshake(ssl);
-        if (ret == 1) {
-            rv = APR_SUCCESS;
-            break;
-        }
-        rv = ssl_failure(ssl, ret, &want);
-        if (!APR_STATUS_IS_EAGAIN(rv)) {
-            long vr = verify ? SSL_get_verify_result(ssl) : X509_V_OK;
-            if (vr != X509_V_OK || l->verify_err) {
-                int ve = vr != X509_V_OK ? (int)vr : l->verify_err;
-                *why = apr_psprintf(p, "TLS handshake failed: certificate "
-                                    "verification: %s (%s%s, depth %d)",
-                                    X509_verify_cert_error_string(ve),
-                                    l->subject[0] ? "certificate "
-                                                  : "no certificate",
-                                    l->subject, l->verify_depth);
-            }
-            else {
-                *why = apr_pstrcat(p, "TLS handshake failed: ", l->error,
-                                   NULL);
-            }
-            break;
-        }
-        if (deadline) {
-            left = deadline - apr_time_now();
-            if (left <= 0) {
-                rv = APR_TIMEUP;
-            }
-        }
-        if (rv != APR_TIMEUP) {
-            rv = revproxy_conn_wait(c, want, left);
-        }
-        if (rv != APR_SUCCESS) {
-            l->broken = 1;      /* half a handshake: no close_notify */
-            *why = APR_STATUS_IS_TIMEUP(rv)
-                   ? "TLS handshake not done within the connect timeout"
-                   : "waiting for the TLS handshake failed";
-            break;
-        }
+        return APR_SUCCESS;
     }
-    if (sess) {
-        if (rv != APR_SUCCESS) {
-            session_drop(tc, l->key, sess);
-        }
-        SSL_SESSION_free(sess);
+    rv = ssl_failure(t, ret, want);
+    if (APR_STATUS_IS_EAGAIN(rv)) {
+        ERR_clear_error();
+        return rv;
     }
+    *why = handshake_failure(t, p);
+    offered_done(t, 1);
     ERR_clear_error();
     return rv;
 }
 
-apr_status_t revproxy_tls_read(revproxy_conn *c, char *buf, apr_size_t *len,
+apr_status_t revproxy_tls_read(revproxy_tls *t, char *buf, apr_size_t *len,
                                apr_int16_t *want)
 {
-    SSL *ssl = c->tls;
     int n, ret;
 
     n = *len > INT_MAX ? INT_MAX : (int)*len;
     *len = 0;
     ERR_clear_error();
     errno = 0;
-    ret = SSL_read(ssl, buf, n);
+    ret = SSL_read(t->ssl, buf, n);
     if (ret > 0) {
         *len = (apr_size_t)ret;
         return APR_SUCCESS;
     }
-    return ssl_failure(ssl, ret, want);
+    return ssl_failure(t, ret, want);
 }
 
-apr_status_t revproxy_tls_write(revproxy_conn *c, const char *buf,
+apr_status_t revproxy_tls_write(revproxy_tls *t, const char *buf,
                                 apr_size_t *len, apr_int16_t *want)
 {
-    SSL *ssl = c->tls;
     int n, ret;
 
     n = *len > INT_MAX ? INT_MAX : (int)*len;
@@ -671,42 +687,47 @@ apr_status_t revproxy_tls_write(revproxy_conn *c, const char *buf,
     }
     ERR_clear_error();
     errno = 0;
-    ret = SSL_write(ssl, buf, n);
+    ret = SSL_write(t->ssl, buf, n);
     if (ret > 0) {
         *len = (apr_size_t)ret;
         return APR_SUCCESS;
     }
-    return ssl_failure(ssl, ret, want);
+    return ssl_failure(t, ret, want);
 }
 
-const char *revproxy_tls_error(revproxy_conn *c)
+const char *revproxy_tls_error(revproxy_tls *t)
 {
-    tls_link *l = c->tls ? SSL_get_app_data((SSL *)c->tls) : NULL;
-
-    return l && l->error[0] ? l->error : NULL;
+    return t && t->error[0] ? t->error : NULL;
 }
 
-int revproxy_tls_pending(revproxy_conn *c)
+int revproxy_tls_pending(revproxy_tls *t)
 {
-    return c->tls ? SSL_pending((SSL *)c->tls) : 0;
+    return t && t->ssl ? SSL_pending(t->ssl) : 0;
 }
 
-void revproxy_tls_close(revproxy_conn *c)
+int revproxy_tls_resumed(revproxy_tls *t)
 {
-    SSL *ssl = c->tls;
-    tls_link *l;
+    return t && t->ssl ? SSL_session_reused(t->ssl) : 0;
+}
 
-    if (ssl == NULL) {
+void revproxy_tls_close(revproxy_tls *t)
+{
+    if (t == NULL || t->ssl == NULL) {
         return;
     }
-    l = SSL_get_app_data(ssl);
+    /* A handshake given up half way: its session did not serve, and no
+     * close_notify goes out. */
+    if (t->offered) {
+        t->broken = 1;
+        offered_done(t, 1);
+    }
     /* close_notify if it can go out now; the socket is non-blocking and
      * closed right after, so nothing waits for the peer's. */
-    if (l && !l->broken && SSL_is_init_finished(ssl)) {
+    if (!t->broken && SSL_is_init_finished(t->ssl)) {
         ERR_clear_error();
-        SSL_shutdown(ssl);
+        SSL_shutdown(t->ssl);
     }
     ERR_clear_error();
-    SSL_free(ssl);
-    c->tls = NULL;
+    SSL_free(t->ssl);
+    t->ssl = NULL;
 }

@@ -18,7 +18,6 @@
 #include "util_filter.h"
 
 #include "revproxy_tunnel.h"
-#include "revproxy_tls.h"
 
 #define TUNNEL_CHUNK 65536
 

@@ -6,8 +6,14 @@
  *
  * A connection owns an unmanaged APR pool (it outlives requests and moves
  * between threads) holding its socket, and, for HTTPS, its TLS state.
- * Sockets are non-blocking; every wait is an apr_poll() bounded by the
- * caller's timeout, so one code path serves plain TCP and TLS.
+ * Plain TCP sockets are blocking, with SO_RCVTIMEO / SO_SNDTIMEO set to
+ * the caller's timeout: a read is one recv(2) that waits inside the
+ * kernel (MSG_DONTWAIT when the caller must not wait), a write one
+ * sendmsg(2) per bit of progress.  TLS sockets are non-blocking: the TLS
+ * layer (revproxy_tls.h) hands back what it wants, readable or writable,
+ * for the handshake, reads and writes alike, and every wait is an
+ * apr_poll() here, bounded by the caller's timeout (the connect timeout
+ * for the handshake).
  *
  * Idle connections are kept per endpoint (scheme, host, port, TLS
  * settings) in a list guarded by one mutex per child; the event and
@@ -27,13 +33,12 @@ extern "C" {
 
 typedef struct revproxy_endpoint revproxy_endpoint;
 typedef struct revproxy_conn revproxy_conn;
-typedef struct revproxy_tls_conf revproxy_tls_conf;   /* revproxy_tls.h */
 
 struct revproxy_conn {
     apr_pool_t *pool;           /* the connection's own pool */
     apr_socket_t *sock;
     apr_pollfd_t pfd;
-    void *tls;                  /* SSL *, or NULL for plain TCP */
+    struct revproxy_tls *tls;   /* revproxy_tls.h; NULL for plain TCP */
     int fd;                     /* sock's descriptor.  Plain TCP: blocking,
                                    with kernel timeouts (one system call
                                    per read or write); TLS: non-blocking */
@@ -51,7 +56,8 @@ typedef struct revproxy_addr {
     int https;
     const char *host;           /* name or IP; brackets allowed for v6 */
     apr_port_t port;
-    revproxy_tls_conf *tls;     /* HTTPS: the TLS settings to use */
+    struct revproxy_tls_conf *tls;  /* HTTPS: the TLS settings to use
+                                       (revproxy_tls.h) */
     int tls_verify;             /* HTTPS: verify the certificate */
     apr_uint32_t *gauges;       /* NULL, or [open, idle] counters kept
                                    up to date atomically for the status
@@ -89,12 +95,10 @@ apr_status_t revproxy_conn_read(revproxy_conn *c, char *buf, apr_size_t *len,
 apr_status_t revproxy_conn_writev(revproxy_conn *c, struct iovec *vec,
                                   int nvec, apr_interval_time_t timeout);
 
-/* Wait until the socket is readable/writable (APR_POLLIN / APR_POLLOUT). */
-apr_status_t revproxy_conn_wait(revproxy_conn *c, apr_int16_t events,
-                                apr_interval_time_t timeout);
-
-/* The transport's last error text (TLS: OpenSSL's reason, e.g. an
- * alert the backend sent), or NULL. */
+/* Why the last read or write (or the TLS handshake) on c failed, in the
+ * transport's words (e.g. an alert a TLS backend sent), or NULL when it
+ * has none to give: plain TCP's failures are their APR status alone.
+ * Valid until c is released. */
 const char *revproxy_conn_error(revproxy_conn *c);
 
 /* Counters for the status page: connections open and idle in this child. */

@@ -14,18 +14,23 @@
 /*
  * test_tls.c -- unit tests of revproxy_tls.c, in TAP.
  *
- * Linked with revproxy_tls.c alone: revproxy_conn_wait() is defined here
- * (an apr_poll, as revproxy_conn.c does).  Certificates are made in
- * memory with OpenSSL and written to a temporary directory; the TLS
- * server is a forked child on 127.0.0.1 with a blocking socket, the
- * client side is ours on a non-blocking one.
+ * The TLS layer is driven directly: a non-blocking socket of our own,
+ * and our own apr_poll on whatever the handshake, reads and writes say
+ * they want (revproxy_tls.c never waits).  Then the same through
+ * revproxy_conn.c, which owns that wait for the proxy (the handshake
+ * under the connect timeout).  Certificates are made in memory with
+ * OpenSSL and written to a temporary directory; the TLS server is a
+ * forked child on 127.0.0.1 with a blocking socket.
  *
  *  - one configuration per distinct (CA, certificate, key), per pool;
  *  - configuration errors: unreadable CA file, key/certificate mismatch,
  *    encrypted key (refused, never a passphrase prompt);
  *  - handshake: verified name, wrong name, wrong IP, no trust, a silent
  *    peer (timeout); session resumption on the next connection; reads,
- *    writes and close.
+ *    writes and close;
+ *  - through revproxy_conn: a handshake, an exchange and the error text
+ *    it gives, a verification failure, a silent peer within the connect
+ *    timeout.
  */
 
 #include <errno.h>
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,16 +179,28 @@ static int listener(apr_port_t *port)
     return fd;
 }
 
-/* A connected, non-blocking revproxy_conn, as connect_new() makes it. */
-static revproxy_conn *connect_to(apr_port_t port)
+/* A connected, non-blocking socket, as revproxy_conn.c makes it for
+ * TLS, and its TLS side once made. */
+typedef struct {
+    apr_pool_t *pool;
+    apr_socket_t *sock;
+    apr_pollfd_t pfd;
+    int fd;
+    apr_port_t port;
+    revproxy_tls *tls;
+} tconn;
+
+static tconn *connect_to(apr_port_t port)
 {
     apr_pool_t *cp;
     apr_sockaddr_t *sa;
-    revproxy_conn *c;
+    apr_os_sock_t fd;
+    tconn *c;
 
     apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
     c = apr_pcalloc(cp, sizeof(*c));
     c->pool = cp;
+    c->port = port;
     apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, port, 0, cp);
     apr_socket_create(&c->sock, APR_INET, SOCK_STREAM, APR_PROTO_TCP, cp);
     apr_socket_timeout_set(c->sock, apr_time_from_sec(5));
@@ -190,23 +208,76 @@ static revproxy_conn *connect_to(apr_port_t port)
         return NULL;
     }
     apr_socket_timeout_set(c->sock, 0);
+    apr_os_sock_get(&fd, c->sock);
+    c->fd = fd;
     c->pfd.p = cp;
     c->pfd.desc_type = APR_POLL_SOCKET;
     c->pfd.desc.s = c->sock;
     return c;
 }
 
-static void conn_close(revproxy_conn *c)
+static void conn_close(tconn *c)
 {
     if (c->tls) {
-        revproxy_tls_close(c);
+        revproxy_tls_close(c->tls);
     }
     apr_socket_close(c->sock);
     apr_pool_destroy(c->pool);
 }
 
+/* Our own wait for what the TLS layer wants: APR_TIMEUP when the time
+ * (-1: no limit) ran out first. */
+static apr_status_t wait_for(tconn *c, apr_int16_t want,
+                             apr_interval_time_t timeout)
+{
+    apr_int32_t n = 0;
+    apr_status_t rv;
+
+    c->pfd.reqevents = want;
+    c->pfd.rtnevents = 0;
+    do {
+        rv = apr_poll(&c->pfd, 1, &n, timeout);
+    } while (APR_STATUS_IS_EINTR(rv));
+    return rv == APR_SUCCESS && n == 0 ? APR_TIMEUP : rv;
+}
+
+/* Make c's TLS side for host and run the handshake step by step, waiting
+ * for what each step wants, within timeout (0: no limit). */
+static apr_status_t handshake(tconn *c, revproxy_tls_conf *tc,
+                              const char *host, int verify,
+                              apr_interval_time_t timeout, apr_pool_t *p,
+                              const char **why)
+{
+    apr_time_t deadline = timeout > 0 ? apr_time_now() + timeout : 0;
+    apr_status_t rv;
+
+    rv = revproxy_tls_make(&c->tls, tc, c->fd, host, c->port, verify,
+                           c->pool, p, why);
+    while (rv == APR_SUCCESS) {
+        apr_int16_t want = 0;
+        apr_interval_time_t left = -1;
+
+        rv = revproxy_tls_handshake(c->tls, &want, p, why);
+        if (!APR_STATUS_IS_EAGAIN(rv)) {
+            break;
+        }
+        if (deadline) {
+            left = deadline - apr_time_now();
+            if (left <= 0) {
+                rv = APR_TIMEUP;
+                break;
+            }
+        }
+        rv = wait_for(c, want, left);
+    }
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        *why = "no handshake within the time given";
+    }
+    return rv;
+}
+
 /* Send "ping\n", return the answer line (or an error text). */
-static const char *exchange(revproxy_conn *c, apr_pool_t *p)
+static const char *exchange(tconn *c, apr_pool_t *p)
 {
     const char *msg = "ping\n";
     apr_size_t n = strlen(msg);
@@ -217,18 +288,18 @@ static const char *exchange(revproxy_conn *c, apr_pool_t *p)
 
     for (;;) {
         apr_size_t len = n;
-        rv = revproxy_tls_write(c, msg, &len, &want);
+        rv = revproxy_tls_write(c->tls, msg, &len, &want);
         if (rv == APR_SUCCESS && len == n) {
             break;
         }
         if (!APR_STATUS_IS_EAGAIN(rv)
-            || revproxy_conn_wait(c, want, apr_time_from_sec(5))) {
+            || wait_for(c, want, apr_time_from_sec(5))) {
             return apr_psprintf(p, "write failed: %d", rv);
         }
     }
     while (got < sizeof(buf) - 1) {
         apr_size_t len = sizeof(buf) - 1 - got;
-        rv = revproxy_tls_read(c, buf + got, &len, &want);
+        rv = revproxy_tls_read(c->tls, buf + got, &len, &want);
         if (rv == APR_SUCCESS) {
             got += len;
             if (memchr(buf, '\n', got)) {
@@ -237,7 +308,7 @@ static const char *exchange(revproxy_conn *c, apr_pool_t *p)
             continue;
         }
         if (!APR_STATUS_IS_EAGAIN(rv)
-            || revproxy_conn_wait(c, want, apr_time_from_sec(5))) {
+            || wait_for(c, want, apr_time_from_sec(5))) {
             return apr_psprintf(p, "read failed: %d", rv);
         }
     }
@@ -245,9 +316,9 @@ static const char *exchange(revproxy_conn *c, apr_pool_t *p)
     for (;;) {
         apr_size_t len = 1;
         char b;
-        rv = revproxy_tls_read(c, &b, &len, &want);
+        rv = revproxy_tls_read(c->tls, &b, &len, &want);
         if (!APR_STATUS_IS_EAGAIN(rv)
-            || revproxy_conn_wait(c, want, apr_time_from_sec(5))) {
+            || wait_for(c, want, apr_time_from_sec(5))) {
             break;
         }
     }
@@ -314,7 +385,7 @@ static void test_conf(apr_pool_t *p)
 static void test_handshakes(apr_pool_t *p)
 {
     revproxy_tls_conf *tc = NULL, *none = NULL;
-    revproxy_conn *c;
+    tconn *c;
     const char *why = NULL, *ans;
     apr_port_t port;
     apr_status_t rv;
@@ -330,48 +401,42 @@ static void test_handshakes(apr_pool_t *p)
     pid = server(p, lfd, "good", 6, 0);
 
     c = connect_to(port);
-    rv = revproxy_tls_handshake(c, tc, "unit.test", 1, apr_time_from_sec(5),
-                                p, &why);
+    rv = handshake(c, tc, "unit.test", 1, apr_time_from_sec(5), p, &why);
     is_int(rv, APR_SUCCESS, "handshake, verified name (%s)", why ? why : "");
     ans = exchange(c, p);
     is_str(ans, "pong reused=0\n", "... request and answer, clean EOF");
     conn_close(c);
 
     c = connect_to(port);
-    rv = revproxy_tls_handshake(c, tc, "unit.test", 1, apr_time_from_sec(5),
-                                p, &why);
+    rv = handshake(c, tc, "unit.test", 1, apr_time_from_sec(5), p, &why);
     is_int(rv, APR_SUCCESS, "second connection");
-    ok(c->tls && SSL_session_reused(c->tls), "... resumes the session");
+    ok(c->tls && revproxy_tls_resumed(c->tls), "... resumes the session");
     ans = exchange(c, p);
     is_str(ans, "pong reused=1\n", "... the server agrees");
     conn_close(c);
 
     c = connect_to(port);
-    rv = revproxy_tls_handshake(c, tc, "wrong.test", 1, apr_time_from_sec(5),
-                                p, &why);
+    rv = handshake(c, tc, "wrong.test", 1, apr_time_from_sec(5), p, &why);
     ok(rv != APR_SUCCESS && why && strstr(why, "hostname mismatch"),
        "wrong name: %s", why ? why : "(none)");
     conn_close(c);
 
     c = connect_to(port);
-    rv = revproxy_tls_handshake(c, tc, "127.0.0.1", 1, apr_time_from_sec(5),
-                                p, &why);
+    rv = handshake(c, tc, "127.0.0.1", 1, apr_time_from_sec(5), p, &why);
     ok(rv != APR_SUCCESS && why && strstr(why, "IP address mismatch"),
        "IP literal: %s", why ? why : "(none)");
     conn_close(c);
 
     c = connect_to(port);
-    rv = revproxy_tls_handshake(c, none, "unit.test", 1, apr_time_from_sec(5),
-                                p, &why);
+    rv = handshake(c, none, "unit.test", 1, apr_time_from_sec(5), p, &why);
     ok(rv != APR_SUCCESS && why && strstr(why, "certificate verification"),
        "untrusted: %s", why ? why : "(none)");
     conn_close(c);
 
     c = connect_to(port);
-    rv = revproxy_tls_handshake(c, none, "unit.test", 0, apr_time_from_sec(5),
-                                p, &why);
+    rv = handshake(c, none, "unit.test", 0, apr_time_from_sec(5), p, &why);
     is_int(rv, APR_SUCCESS, "untrusted, verification off: handshake done");
-    ok(!SSL_session_reused(c->tls),
+    ok(!revproxy_tls_resumed(c->tls),
        "... the verified session is not offered without verification");
     is_str(exchange(c, p), "pong reused=0\n", "... answer");
     conn_close(c);
@@ -381,8 +446,7 @@ static void test_handshakes(apr_pool_t *p)
     pid = server(p, lfd, "good", 1, 1);
     c = connect_to(port);
     t0 = apr_time_now();
-    rv = revproxy_tls_handshake(c, tc, "unit.test", 1,
-                                apr_time_from_msec(300), p, &why);
+    rv = handshake(c, tc, "unit.test", 1, apr_time_from_msec(300), p, &why);
     ok(APR_STATUS_IS_TIMEUP(rv), "silent peer: APR_TIMEUP (%s)",
        why ? why : "");
     ok(apr_time_now() - t0 < apr_time_from_sec(2), "... after %d ms",
@@ -392,12 +456,118 @@ static void test_handshakes(apr_pool_t *p)
     close(lfd);
 
     {
-        revproxy_conn dummy;
-        memset(&dummy, 0, sizeof(dummy));
-        rv = revproxy_tls_handshake(&dummy, NULL, "x", 1, 0, p, &why);
-        ok(rv != APR_SUCCESS && why && dummy.tls == NULL,
+        revproxy_tls *t = NULL;
+        rv = revproxy_tls_make(&t, NULL, 0, "x", 443, 1, p, p, &why);
+        ok(rv != APR_SUCCESS && why && t == NULL,
            "no configuration: an error, nothing allocated");
     }
+}
+
+/* Send "ping\n" through revproxy_conn, return the answer line (or an
+ * error text) once the server's close_notify came. */
+static const char *conn_exchange(revproxy_conn *c, apr_pool_t *p)
+{
+    char msg[] = "ping\n", buf[256], b;
+    struct iovec v;
+    apr_size_t got = 0, len;
+    apr_status_t rv;
+
+    v.iov_base = msg;
+    v.iov_len = strlen(msg);
+    rv = revproxy_conn_writev(c, &v, 1, apr_time_from_sec(5));
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "write failed: %d", rv);
+    }
+    while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
+        len = sizeof(buf) - 1 - got;
+        rv = revproxy_conn_read(c, buf + got, &len, apr_time_from_sec(5));
+        if (rv != APR_SUCCESS) {
+            return apr_psprintf(p, "read failed: %d", rv);
+        }
+        got += len;
+    }
+    len = 1;
+    rv = revproxy_conn_read(c, &b, &len, apr_time_from_sec(5));
+    if (rv != APR_EOF) {
+        return apr_psprintf(p, "no EOF after the answer: %d", rv);
+    }
+    return apr_pstrmemdup(p, buf, got);
+}
+
+/* The same through revproxy_conn.c, which waits for what the TLS layer
+ * wants (the handshake within the connect timeout) and passes its error
+ * text on. */
+static void test_conn(apr_pool_t *p)
+{
+    revproxy_tls_conf *tc = NULL, *none = NULL;
+    revproxy_addr a;
+    revproxy_conn *c = NULL;
+    const char *why = NULL;
+    apr_port_t port;
+    apr_status_t rv;
+    apr_time_t t0;
+    int lfd = listener(&port), reused;
+    pid_t pid;
+
+    revproxy_tls_conf_make(p, path(p, "good.crt"), NULL, NULL, &tc);
+    revproxy_tls_conf_make(p, path(p, "other.crt"), NULL, NULL, &none);
+    memset(&a, 0, sizeof(a));
+    a.https = 1;
+    a.host = "127.0.0.1";
+    a.port = port;
+
+    /* 1: verified against the address; 2: verification off */
+    pid = server(p, lfd, "good", 2, 0);
+    a.tls = tc;
+    a.tls_verify = 1;
+    rv = revproxy_conn_acquire(&a, 0, apr_time_from_sec(5), p, &c, &reused,
+                               &why);
+    ok(rv != APR_SUCCESS && why
+       && strstr(why, "TLS handshake failed: certificate verification: "
+                      "IP address mismatch"),
+       "conn: the handshake's failure: %s", why ? why : "(none)");
+
+    a.tls = none;
+    a.tls_verify = 0;
+    rv = revproxy_conn_acquire(&a, 0, apr_time_from_sec(5), p, &c, &reused,
+                               &why);
+    is_int(rv, APR_SUCCESS, "conn: handshake, verification off (%s)",
+           why ? why : "");
+    if (rv == APR_SUCCESS) {
+        ok(revproxy_conn_error(c) == NULL, "... no error text yet");
+        is_str(conn_exchange(c, p), "pong reused=0\n",
+               "... request and answer, clean EOF");
+        is_str(revproxy_conn_error(c), "the backend closed the TLS connection",
+               "... the TLS layer's word for it");
+        revproxy_conn_release(c, 0, 0);
+    }
+    reap(pid);
+
+    /* A peer that never answers the handshake. */
+    pid = server(p, lfd, "good", 1, 1);
+    a.tls = tc;
+    a.tls_verify = 1;
+    t0 = apr_time_now();
+    rv = revproxy_conn_acquire(&a, 0, apr_time_from_msec(300), p, &c,
+                               &reused, &why);
+    ok(APR_STATUS_IS_TIMEUP(rv), "conn: silent peer: APR_TIMEUP");
+    is_str(why, "TLS handshake not done within the connect timeout",
+           "... and why");
+    ok(apr_time_now() - t0 < apr_time_from_sec(2), "... after %d ms",
+       (int)apr_time_as_msec(apr_time_now() - t0));
+    reap(pid);
+
+    /* Plain TCP has no words of its own (the backlog accepts it). */
+    a.https = 0;
+    a.tls = NULL;
+    rv = revproxy_conn_acquire(&a, 0, apr_time_from_sec(5), p, &c, &reused,
+                               &why);
+    is_int(rv, APR_SUCCESS, "conn: plain TCP");
+    if (rv == APR_SUCCESS) {
+        ok(revproxy_conn_error(c) == NULL, "... no error text");
+        revproxy_conn_release(c, 0, 0);
+    }
+    close(lfd);
 }
 
 int main(void)
@@ -421,6 +591,7 @@ int main(void)
 
     test_conf(p);
     test_handshakes(p);
+    test_conn(p);
 
     apr_pool_destroy(p);
     apr_terminate();

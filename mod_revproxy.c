@@ -42,6 +42,7 @@ module AP_MODULE_DECLARE_DATA revproxy_module;
 /* What translate_name found, for the handler. */
 typedef struct revproxy_req {
     const revproxy_rule *rule;
+    const revproxy_route *route;    /* the rule as this server uses it */
     revproxy_target target;
 } revproxy_req;
 
@@ -150,6 +151,7 @@ static int revproxy_translate(request_rec *r)
         }
         rq = apr_pcalloc(r->pool, sizeof(*rq));
         rq->rule = rule;
+        rq->route = &APR_ARRAY_IDX(sc->routes, i, revproxy_route);
         if (revproxy_dest_expand(r->pool, rule->dest, subject, ov,
                                  rule->re->ngroups, rule->nocanon,
                                  rule->fullurl ? NULL : r->args,
@@ -178,14 +180,6 @@ static int revproxy_map_to_storage(request_rec *r)
         return OK;
     }
     return DECLINED;
-}
-
-static apr_interval_time_t pick(apr_interval_time_t rule_value,
-                                apr_interval_time_t server_value,
-                                apr_interval_time_t dflt)
-{
-    return rule_value >= 0 ? rule_value
-         : server_value >= 0 ? server_value : dflt;
 }
 
 /* The fields we add: Host and, unless turned off, X-Forwarded-*.  The
@@ -315,8 +309,8 @@ static void run_tunnel(request_rec *r, const revproxy_rule *rule,
     c->keepalive = AP_CONN_CLOSE;
     resp = revproxy_client_response(x->client);
     rv = revproxy_tunnel_run(r, revproxy_client_conn(x->client),
-                             resp->pending, resp->npending, x->timeout,
-                             x->send_timeout, &in, &out, &why);
+                             resp->pending, resp->npending, x->lim.timeout,
+                             x->lim.send_timeout, &in, &out, &why);
     x->bytes_in += in;
     x->bytes_out += out;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RVPLOGNO(0007)
@@ -345,7 +339,8 @@ static int revproxy_handler(request_rec *r)
                                             &revproxy_module);
     revproxy_server_conf *sc;
     const revproxy_rule *rule;
-    const revproxy_group *group = NULL;
+    const revproxy_route *route;
+    const revproxy_group *group;
     revproxy_pick chosen = { NULL, NULL, 0, 0 };
     revproxy_exchange x;
     int status, forwarded;
@@ -356,28 +351,17 @@ static int revproxy_handler(request_rec *r)
     rule = rq->rule;
     sc = ap_get_module_config(r->server->module_config, &revproxy_module);
 
-    /* Step One: where to, and how long to wait.  A backend:// group picks
-     * its member (address, base path, limits) in Step Three. */
-    if (rq->target.scheme == REVPROXY_SCHEME_BACKEND) {
-        group = revproxy_backend_find(sc->groups, rq->target.host);
-        if (group == NULL) {    /* check_config makes sure it is there */
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
+    /* Step One: where to, and how long to wait (the route, resolved at
+     * start-up).  A backend:// group picks its member in Step Three. */
+    route = rq->route;
+    group = route->group;
     revproxy_x_init(&x, r);
     x.addr.https = (rq->target.scheme == REVPROXY_SCHEME_HTTPS);
     x.addr.host = rq->target.host;
     x.addr.port = rq->target.port;
-    x.addr.tls = sc->tls;
-    x.addr.tls_verify = rule->tlsverify != REVPROXY_UNSET ? rule->tlsverify
-                        : sc->tls_verify != REVPROXY_UNSET ? sc->tls_verify
-                        : 1;
-    x.connect_timeout = pick(rule->connect_timeout, sc->connect_timeout,
-                             apr_time_from_sec(5));
-    x.timeout = pick(rule->timeout, sc->timeout, r->server->timeout);
-    x.send_timeout = pick(rule->send_timeout, sc->timeout,
-                          r->server->timeout);
-    x.reuse = !rule->nopipeline;
+    x.addr.tls = route->tls;
+    x.addr.tls_verify = route->tls_verify;
+    x.lim = route->lim;
 
     /* Step Two: the request head and body. */
     forwarded = sc->add_forwarded != 0;
@@ -441,20 +425,76 @@ static void revproxy_child_init(apr_pool_t *p, server_rec *s)
     revproxy_tls_child_init(apr_pool_parent_get(p), p);
 }
 
+/* A server's own limits: its RevProxy* settings, else the defaults (its
+ * Timeout, 5 s to connect, 32 idle connections, its request limits for
+ * response lines and fields). */
+static revproxy_limits server_limits(server_rec *s,
+                                     const revproxy_server_conf *sc)
+{
+    revproxy_limits lim;
+
+    lim.connect_timeout = sc->connect_timeout >= 0 ? sc->connect_timeout
+                                                   : apr_time_from_sec(5);
+    lim.timeout = lim.send_timeout = sc->timeout >= 0 ? sc->timeout
+                                                      : s->timeout;
+    lim.reuse = 1;
+    lim.max_idle = 32;
+    lim.max_line = s->limit_req_fieldsize > 0
+                   ? (apr_size_t)s->limit_req_fieldsize : 8190;
+    lim.max_fields = s->limit_req_fields > 0
+                     ? (unsigned)s->limit_req_fields : 65535;
+    return lim;
+}
+
+/* A rule as server sc uses it: rule -> group -> server -> default, decided
+ * here once.  A group's members use its server's TLS settings. */
+static void resolve_route(const revproxy_server_conf *sc,
+                          const revproxy_limits *server, const revproxy_rule
+                          *rule, const revproxy_group *g, revproxy_route *rt)
+{
+    rt->rule = rule;
+    rt->group = g;
+    rt->lim = *server;
+    rt->tls = sc->tls;
+    rt->tls_verify = sc->tls_verify_on;
+    if (g) {
+        rt->lim.connect_timeout = g->connect_timeout >= 0
+                                  ? g->connect_timeout
+                                  : rt->lim.connect_timeout;
+        rt->lim.timeout = g->timeout >= 0 ? g->timeout : rt->lim.timeout;
+        rt->lim.send_timeout = g->send_timeout >= 0 ? g->send_timeout
+                                                    : rt->lim.send_timeout;
+        rt->lim.max_idle = g->max_idle;
+        rt->tls = g->tls;
+        rt->tls_verify = g->tls_verify_on;
+    }
+    rt->lim.connect_timeout = rule->connect_timeout >= 0
+                              ? rule->connect_timeout
+                              : rt->lim.connect_timeout;
+    rt->lim.timeout = rule->timeout >= 0 ? rule->timeout : rt->lim.timeout;
+    rt->lim.send_timeout = rule->send_timeout >= 0 ? rule->send_timeout
+                                                   : rt->lim.send_timeout;
+    rt->lim.reuse = !rule->nopipeline;
+    if (rule->tlsverify != REVPROXY_UNSET) {
+        rt->tls_verify = rule->tlsverify;
+    }
+}
+
 /* Cross-directive checks, before "Syntax OK" (and before post_config):
  * the TLS settings can be used, and every backend:// names a
  * group visible from the server that uses it (its own groups, then the
  * main server's). */
 static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                 apr_pool_t *ptemp, server_rec *s)
+                                 apr_pool_t *ptemp, server_rec *s0)
 {
+    server_rec *s;
+
     (void)plog;
     (void)ptemp;
-    for (; s; s = s->next) {
+    for (s = s0; s; s = s->next) {
         revproxy_server_conf *sc = ap_get_module_config(s->module_config,
                                                         &revproxy_module);
         const char *err;
-        int i;
 
         /* The TLS contexts are made here, not in post_config, so that
          * `apachectl -t` reports an unusable CA file or client key. */
@@ -467,12 +507,34 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                          "RevProxyTLSClientCertificate: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        sc->tls_verify_on = sc->tls_verify != 0;
+    }
+    for (s = s0; s; s = s->next) {
+        revproxy_server_conf *sc = ap_get_module_config(s->module_config,
+                                                        &revproxy_module);
+        int i;
+
+        sc->lim = server_limits(s, sc);
+
+        for (i = 0; i < sc->groups->nelts; i++) {
+            revproxy_group *g = APR_ARRAY_IDX(sc->groups, i,
+                                              revproxy_group *);
+            if (g->server == s) {       /* once, where it is defined */
+                revproxy_backend_resolve(g, &sc->lim, sc->tls,
+                                         sc->tls_verify_on);
+            }
+        }
+        sc->routes = apr_array_make(pconf, sc->rules->nelts,
+                                    sizeof(revproxy_route));
         for (i = 0; i < sc->rules->nelts; i++) {
             const revproxy_rule *rule = APR_ARRAY_IDX(sc->rules, i,
                                                       revproxy_rule *);
             const char *name = rule->dest ? revproxy_dest_backend(rule->dest)
                                           : NULL;
-            if (name && !revproxy_backend_find(sc->groups, name)) {
+            const revproxy_group *g = name ? revproxy_backend_find(sc->groups,
+                                                                   name)
+                                           : NULL;
+            if (name && !g) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0006)
                              "%s \"%s\" (%s): backend://%s: no "
                              "RevProxyBackend %s is defined in this server "
@@ -481,6 +543,8 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                              name, name);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
+            resolve_route(sc, &sc->lim, rule, g,
+                          (revproxy_route *)apr_array_push(sc->routes));
         }
     }
     return OK;
@@ -821,9 +885,12 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_handler(revproxy_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_config(revproxy_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(revproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    revproxy_fetch_register();
-    revproxy_backend_register();
+    /* Last: after this child's connection pool (above) and scoreboard
+     * (the status files' child_init) are in place. */
+    ap_hook_child_init(revproxy_backend_child_init, NULL, NULL,
+                       APR_HOOK_LAST);
     revproxy_status_register();
+    revproxy_fetch_register();      /* optional functions, not hooks */
 }
 
 static const command_rec revproxy_cmds[] = {

@@ -559,8 +559,6 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
 {
     static apr_uint32_t local_turn;     /* without shared memory */
     request_rec *r = x->r;
-    revproxy_server_conf *gsc = ap_get_module_config(g->server->module_config,
-                                                     &revproxy_module);
     revproxy_group_stats *gs = revproxy_status_group(g->slot);
     const char *path = x->path;
     const char *client_host = apr_table_get(r->headers_in, "Host");
@@ -576,23 +574,6 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
     if (gs) {
         apr_atomic_inc64(&gs->requests);
     }
-
-    /* The group's limits where the rule sets none; its server's TLS. */
-    if (rule->connect_timeout < 0 && g->connect_timeout >= 0) {
-        x->connect_timeout = g->connect_timeout;
-    }
-    if (rule->timeout < 0 && g->timeout >= 0) {
-        x->timeout = g->timeout;
-    }
-    if (rule->send_timeout < 0 && g->send_timeout >= 0) {
-        x->send_timeout = g->send_timeout;
-    }
-    x->max_idle = g->max_idle;
-    x->addr.tls = gsc->tls;
-    x->addr.tls_verify = rule->tlsverify != REVPROXY_UNSET ? rule->tlsverify
-                         : g->tlsverify != REVPROXY_UNSET ? g->tlsverify
-                         : gsc->tls_verify != REVPROXY_UNSET
-                           ? gsc->tls_verify : 1;
 
     turn = gs ? apr_atomic_inc32(&gs->rr) : local_turn++;
     while ((m = choose(g, turn, tried)) != NULL) {
@@ -735,7 +716,24 @@ static apr_interval_time_t hc_limit(const revproxy_group *g,
     return (v <= 0 || v > cap) ? cap : v;
 }
 
-/* GET base + hcheckuri on a fresh connection; a 2xx or 3xx passes. */
+void revproxy_backend_resolve(revproxy_group *g, const revproxy_limits *lim,
+                              struct revproxy_tls_conf *tls,
+                              int tls_verify_on)
+{
+    g->tls = tls;
+    g->tls_verify_on = g->tlsverify != REVPROXY_UNSET ? g->tlsverify
+                                                     : tls_verify_on;
+    g->hc_lim = *lim;
+    g->hc_lim.connect_timeout = hc_limit(g, g->connect_timeout >= 0
+                                            ? g->connect_timeout
+                                            : lim->connect_timeout);
+    g->hc_lim.timeout = g->hc_lim.send_timeout
+        = hc_limit(g, g->timeout >= 0 ? g->timeout : lim->timeout);
+    g->hc_lim.reuse = 0;
+    g->hc_lim.max_line = HC_MAX_LINE;
+    g->hc_lim.max_fields = 100;
+}
+
 /* What a failed check says, in the words of the log line. */
 static const char *hc_failure(apr_pool_t *p, const revproxy_addr *a,
                               revproxy_client *c, int kind, int in_head)
@@ -762,10 +760,7 @@ static const char *hc_failure(apr_pool_t *p, const revproxy_addr *a,
 static int hc_check(const revproxy_group *g, const revproxy_member *m,
                     apr_pool_t *p, const char **why)
 {
-    revproxy_server_conf *sc = ap_get_module_config(g->server->module_config,
-                                                    &revproxy_module);
     revproxy_addr a = m->addr;
-    revproxy_limits lim;
     revproxy_head_spec hs;
     revproxy_client *c;
     apr_table_t *own = apr_table_make(p, 2);
@@ -773,20 +768,8 @@ static int hc_check(const revproxy_group *g, const revproxy_member *m,
     const char *head;
     int kind, status;
 
-    memset(&lim, 0, sizeof(lim));
-    lim.connect_timeout = hc_limit(g, g->connect_timeout >= 0
-                                      ? g->connect_timeout
-                                      : sc->connect_timeout >= 0
-                                      ? sc->connect_timeout
-                                      : apr_time_from_sec(5));
-    lim.timeout = lim.send_timeout
-        = hc_limit(g, g->timeout >= 0 ? g->timeout
-                      : sc->timeout >= 0 ? sc->timeout : g->server->timeout);
-    lim.max_line = HC_MAX_LINE;
-    lim.max_fields = 100;
-    a.tls = sc->tls;
-    a.tls_verify = g->tlsverify != REVPROXY_UNSET ? g->tlsverify
-                   : sc->tls_verify != REVPROXY_UNSET ? sc->tls_verify : 1;
+    a.tls = g->tls;
+    a.tls_verify = g->tls_verify_on;
     a.gauges = NULL;
 
     apr_table_setn(own, "Host", m->hostport);
@@ -798,7 +781,7 @@ static int hc_check(const revproxy_group *g, const revproxy_member *m,
     hs.close = 1;
     head = revproxy_head_build(p, &hs, &hlen);
 
-    c = revproxy_client_make(p, apr_bucket_alloc_create(p), &a, &lim);
+    c = revproxy_client_make(p, apr_bucket_alloc_create(p), &a, &g->hc_lim);
     revproxy_client_expect(c, 0, 0, REVPROXY_BODY_NONE, 0);
     *why = NULL;
     kind = revproxy_client_connect(c, 0);
@@ -900,7 +883,7 @@ static apr_status_t hc_stop(void *data)
 #endif
 
 /* Every child starts the thread; only the owner of the checks works. */
-static void backend_child_init(apr_pool_t *pchild, server_rec *s)
+void revproxy_backend_child_init(apr_pool_t *pchild, server_rec *s)
 {
 #if APR_HAS_THREADS
     apr_hash_t *seen = apr_hash_make(pchild);
@@ -947,10 +930,4 @@ static void backend_child_init(apr_pool_t *pchild, server_rec *s)
     (void)pchild;
     (void)s;
 #endif
-}
-
-void revproxy_backend_register(void)
-{
-    /* After revproxy_conn_child_init: the checks use the connection code. */
-    ap_hook_child_init(backend_child_init, NULL, NULL, APR_HOOK_LAST);
 }

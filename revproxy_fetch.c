@@ -51,8 +51,7 @@ static const char *parse_url(request_rec *r, const char *url,
             return "no TLS configuration for HTTPS";
         }
         x->addr.tls = sc->tls;
-        x->addr.tls_verify = sc->tls_verify != REVPROXY_UNSET
-                             ? sc->tls_verify : 1;
+        x->addr.tls_verify = sc->tls_verify_on;
     }
     x->path = u->query ? apr_pstrcat(r->pool, u->path, "?", u->query, NULL)
                        : u->path;
@@ -83,6 +82,8 @@ static apr_status_t revproxy_fetch_open(request_rec *r, const char *url,
                                         apr_table_t **headers,
                                         const char **why)
 {
+    revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &revproxy_module);
     revproxy_fetch *f = apr_pcalloc(r->pool, sizeof(*f));
     revproxy_exchange *x = &f->x;
     apr_table_t *extra = apr_table_make(r->pool, 1);
@@ -107,7 +108,8 @@ static apr_status_t revproxy_fetch_open(request_rec *r, const char *url,
     x->own = extra;
     x->send_body = 0;
     t = (opts && opts->timeout > 0) ? opts->timeout : r->server->timeout;
-    x->connect_timeout = x->timeout = x->send_timeout = t;
+    x->lim = sc->lim;
+    x->lim.connect_timeout = x->lim.timeout = x->lim.send_timeout = t;
 
     rc = revproxy_x_start(x);
     if (rc != OK) {

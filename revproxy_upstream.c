@@ -36,8 +36,6 @@ void revproxy_x_init(revproxy_exchange *x, request_rec *r)
     x->p = r->pool;
     x->method = r->method;
     x->head_request = r->header_only;
-    x->reuse = 1;
-    x->max_idle = 32;
 }
 
 /* RFC 9110 section 9.2.2; by name, so that fetches (which have no
@@ -187,21 +185,10 @@ static void end_client(revproxy_exchange *x)
 
 static revproxy_client *new_client(revproxy_exchange *x)
 {
-    server_rec *s = x->r->server;
-    revproxy_limits lim;
-    revproxy_client *c;
+    revproxy_client *c = revproxy_client_make(x->p,
+                                              x->r->connection->bucket_alloc,
+                                              &x->addr, &x->lim);
 
-    lim.connect_timeout = x->connect_timeout;
-    lim.timeout = x->timeout;
-    lim.send_timeout = x->send_timeout;
-    lim.reuse = x->reuse;
-    lim.max_idle = x->max_idle;
-    lim.max_line = s->limit_req_fieldsize > 0
-                   ? (apr_size_t)s->limit_req_fieldsize : 8190;
-    lim.max_fields = s->limit_req_fields > 0
-                     ? (unsigned)s->limit_req_fields : 65535;
-    c = revproxy_client_make(x->p, x->r->connection->bucket_alloc,
-                             &x->addr, &lim);
     revproxy_client_expect(c, x->head_request, x->upgrade, x->framing,
                            x->announced);
     return c;
@@ -315,7 +302,7 @@ static char *make_head(revproxy_exchange *x, apr_size_t *len)
     hs.body = x->framing;
     hs.length = x->announced;
     hs.upgrade = x->upgrade;
-    hs.close = !x->reuse;
+    hs.close = !x->lim.reuse;
     return revproxy_head_build(x->p, &hs, len);
 }
 
@@ -411,7 +398,7 @@ int revproxy_x_start(revproxy_exchange *x)
                           (unsigned)x->addr.port, x->path);
             return HTTP_BAD_REQUEST;
         }
-        status = attempt(x, head, hlen, x->reuse && n == 0);
+        status = attempt(x, head, hlen, x->lim.reuse && n == 0);
         sync_bytes(x);
         if (status == OK || x->fail == REVPROXY_FAIL_CLIENT) {
             return status;

@@ -57,6 +57,10 @@ typedef struct revproxy_group {
     int fails;                              /* fails=, default 3 */
     int max_attempts;                       /* maxattempts=, default 3 */
     int tlsverify;                          /* REVPROXY_UNSET, 0, 1 */
+    revproxy_limits hc_lim;                 /* the health check's,
+                                               resolved in check_config */
+    struct revproxy_tls_conf *tls;          /* its server's */
+    int tls_verify_on;                      /* resolved: 0 or 1 */
     apr_interval_time_t hcheck;             /* 0: no health check */
     const char *hcheck_uri;                 /* default "/" */
     int slot;                               /* in the shared counters */
@@ -78,11 +82,18 @@ const char *revproxy_backend_parse(cmd_parms *cmd, apr_array_header_t *groups,
 const revproxy_group *revproxy_backend_find(const apr_array_header_t *groups,
                                             const char *name);
 
+/* At config time (check_config), once per group, in the server that
+ * defines it: its TLS settings and that server's resolved limits, from
+ * which the health check's are made. */
+void revproxy_backend_resolve(revproxy_group *g, const revproxy_limits *lim,
+                              struct revproxy_tls_conf *tls,
+                              int tls_verify_on);
+
 /* Step Three of the handler for a backend:// destination: pick a member,
  * run revproxy_x_start with it, fail over while that is safe.  x is set
- * up as for a plain destination (x->path the expanded path); the member's
- * address, base path, Host (unless keephost) and the group's timeouts are
- * filled in here.  Returns OK with pick->member set, or the status for
+ * up as for a plain destination (x->path the expanded path, x->lim and
+ * the TLS settings from the rule's resolved route); the member's address,
+ * base path and Host (unless keephost) are filled in here.  Returns OK with pick->member set, or the status for
  * the client (502, 504, 503 with Retry-After, 4xx from the client side);
  * every failure is logged here, naming the rule, the group and the
  * member. */
@@ -90,8 +101,10 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
                            const struct revproxy_rule *rule,
                            revproxy_pick *pick);
 
-/* Hooks: the health-check thread (child_init). */
-void revproxy_backend_register(void);
+/* child_init: the health-check thread of this child (it works only in the
+ * child that owns the checks).  Needs the connection pool and the
+ * scoreboard of this child in place. */
+void revproxy_backend_child_init(apr_pool_t *pchild, server_rec *s);
 
 #ifdef __cplusplus
 }

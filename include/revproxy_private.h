@@ -13,6 +13,7 @@
 
 #include "revproxy_rule.h"
 #include "revproxy_conn.h"
+#include "revproxy_client.h"
 
 /* Log tags: RVPLOGNO(0001) -> "RVP0001: ".  The next free number is kept
  * in build/tag_counter. */
@@ -42,8 +43,22 @@ typedef struct revproxy_rule {
     apr_interval_time_t connect_timeout, timeout, send_timeout; /* -1 */
 } revproxy_rule;
 
+/* A rule as one server uses it: every limit decided once, at config
+ * time (check_config), rule -> group -> server -> default; a request only
+ * reads it.  A server's routes run parallel to its rules. */
+typedef struct revproxy_route {
+    const revproxy_rule *rule;
+    const struct revproxy_group *group;     /* backend://, or NULL */
+    revproxy_limits lim;
+    struct revproxy_tls_conf *tls;          /* for https:// (a group's:
+                                               its server's settings) */
+    int tls_verify;
+} revproxy_route;
+
 typedef struct revproxy_server_conf {
     apr_array_header_t *rules;  /* revproxy_rule *, own then inherited */
+    apr_array_header_t *routes; /* revproxy_route, one per rule (made in
+                                   check_config) */
     apr_array_header_t *groups; /* revproxy_group * (revproxy_backend.h),
                                    own then inherited */
     apr_interval_time_t connect_timeout;    /* -1: unset */
@@ -53,7 +68,10 @@ typedef struct revproxy_server_conf {
     const char *tls_ca_file;
     const char *tls_cert_file;
     const char *tls_key_file;
-    struct revproxy_tls_conf *tls;          /* made in post_config */
+    struct revproxy_tls_conf *tls;          /* made in check_config */
+    int tls_verify_on;                      /* resolved: 0 or 1 */
+    revproxy_limits lim;                    /* resolved: this server's own
+                                               limits (check_config) */
 } revproxy_server_conf;
 
 typedef struct revproxy_rewrite {

@@ -36,9 +36,7 @@ typedef struct revproxy_exchange {
                                    X-Forwarded-*), always sent */
     int send_body;              /* forward the client's request body */
     int head_request;           /* the response to HEAD has no body */
-    int reuse;                  /* keep-alive pool allowed */
-    int max_idle;
-    apr_interval_time_t connect_timeout, timeout, send_timeout;
+    revproxy_limits lim;        /* resolved at config time */
     int upgrade;                /* keep Connection/Upgrade for a tunnel */
 
     /* state */
@@ -68,7 +66,8 @@ typedef struct revproxy_exchange {
     apr_off_t bytes_in, bytes_out;  /* all attempts */
 } revproxy_exchange;
 
-/* Prepare x for r with defaults from the server's limits. */
+/* Prepare x for r; x->lim is the caller's to set (a route's, resolved
+ * at config time). */
 void revproxy_x_init(revproxy_exchange *x, request_rec *r);
 
 /* Connect (or reuse), send the request and read the final response head

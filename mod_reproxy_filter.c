@@ -44,7 +44,7 @@
 #include "ap_regex.h"
 
 #include "mod_revproxy.h"
-#include "revproxy_rule.h"
+#include "revproxy_util.h"
 #include "revproxy_url.h"
 
 module AP_MODULE_DECLARE_DATA reproxy_filter_module;

@@ -40,6 +40,7 @@
 #include "revproxy_backend.h"
 #include "revproxy_status.h"
 #include "revproxy_http1.h"
+#include "revproxy_util.h"
 
 APLOG_USE_MODULE(revproxy);
 
@@ -67,29 +68,6 @@ static int name_ok(const char *s)
     return 1;
 }
 
-static int host_ok(const char *h)
-{
-    const char *s;
-
-    if (h == NULL || *h == '\0' || *h == '.' || *h == '-') {
-        return 0;
-    }
-    if (strchr(h, ':')) {                   /* an IPv6 literal */
-        for (s = h; *s; s++) {
-            if (!apr_isxdigit(*s) && *s != ':' && *s != '.') {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    for (s = h; *s; s++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '.') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* A path as a request target may hold it: visible ASCII, no '?' or '#'. */
 static int path_ok(const char *s)
 {
@@ -105,7 +83,6 @@ static const char *parse_member(apr_pool_t *p, const char *url,
                                 revproxy_member *m)
 {
     apr_uri_t u;
-    const char *s;
     char *base;
     apr_size_t len;
     long port;
@@ -128,22 +105,21 @@ static const char *parse_member(apr_pool_t *p, const char *url,
     if (u.query || u.fragment) {
         return "holds a query or a fragment";
     }
-    if (!host_ok(u.hostname)) {
+    v6 = u.hostinfo && u.hostinfo[0] == '[';
+    if (u.hostname == NULL
+        || !(v6 ? revproxy_ipv6_valid(u.hostname, strlen(u.hostname))
+                : revproxy_host_name_valid(u.hostname,
+                                           strlen(u.hostname)))) {
         return "has no valid host";
     }
     port = m->addr.https ? 443 : 80;
     if (u.port_str && *u.port_str) {
-        for (s = u.port_str; *s; s++) {
-            if (!apr_isdigit(*s)) {
-                return "has an invalid port";
-            }
-        }
-        port = strlen(u.port_str) > 5 ? 0 : atol(u.port_str);
-        if (port < 1 || port > 65535) {
+        apr_port_t pn;
+        if (!revproxy_port_parse(u.port_str, strlen(u.port_str), &pn)) {
             return "has an invalid port";
         }
+        port = pn;
     }
-    v6 = strchr(u.hostname, ':') != NULL;
     m->addr.host = v6 ? apr_pstrcat(p, "[", u.hostname, "]", NULL)
                       : apr_pstrdup(p, u.hostname);
     ap_str_tolower((char *)m->addr.host);

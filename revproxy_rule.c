@@ -12,13 +12,13 @@
  * or inject a header.
  */
 
-#include <errno.h>
 #include <string.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
 
 #include "revproxy_rule.h"
+#include "revproxy_util.h"
 
 /* Which part of the URL a segment belongs to. */
 #define PART_HOST  0
@@ -133,43 +133,6 @@ int revproxy_regex_match(const revproxy_regex *re, const char *subject,
 /* ---------------------------------------------------------------------- */
 /* Encoding                                                                */
 
-/* RFC 3986 pchar without pct-encoded, plus '/': what a capture may keep
- * unencoded in a path or query. */
-static int is_pchar_or_slash(unsigned char c)
-{
-    if (apr_isalnum(c)) {
-        return 1;
-    }
-    return c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL;
-}
-
-/* Bytes that no request target may ever hold. */
-static int is_forbidden(unsigned char c)
-{
-    return c <= 0x20 || c >= 0x7f || c == '#';
-}
-
-apr_size_t revproxy_url_encode(char *out, const char *src, apr_size_t len,
-                               int set)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    apr_size_t i, o = 0;
-
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        int keep = (set == 'r') ? !is_forbidden(c) : is_pchar_or_slash(c);
-        if (keep) {
-            out[o++] = (char)c;
-        }
-        else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    return o;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Templates                                                               */
 
@@ -208,60 +171,6 @@ static int capture_ref(const char **pp)
         return -2;
     }
     return -1;
-}
-
-static int valid_port(const char *s, apr_size_t len, apr_port_t *port)
-{
-    apr_size_t i;
-    long v = 0;
-
-    if (len == 0 || len > 5) {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        if (!apr_isdigit(s[i])) {
-            return 0;
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > 65535) {
-        return 0;
-    }
-    *port = (apr_port_t)v;
-    return 1;
-}
-
-/* A host name (letters, digits, '-', '.'), or a bracketed IPv6 literal. */
-static int valid_host(const char *s, apr_size_t len)
-{
-    apr_size_t i;
-
-    if (len == 0) {
-        return 0;
-    }
-    if (s[0] == '[') {
-        if (len < 4 || s[len - 1] != ']') {
-            return 0;
-        }
-        for (i = 1; i < len - 1; i++) {
-            if (!apr_isxdigit(s[i]) && s[i] != ':' && s[i] != '.') {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    if (s[0] == '.' || s[0] == '-') {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        if (!apr_isalnum(s[i]) && s[i] != '-' && s[i] != '.') {
-            return 0;
-        }
-        if (s[i] == '.' && i + 1 < len && s[i + 1] == '.') {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 static const char *make_hostport(apr_pool_t *p, int scheme, const char *host,
@@ -487,7 +396,7 @@ int revproxy_dest_expand(apr_pool_t *p, const revproxy_dest *d,
 
         if (!expand_authority(d, PART_HOST, subject, ovector, ngroups,
                               host, &hlen)
-            || !valid_host(host, hlen)) {
+            || !revproxy_host_valid(host, hlen)) {
             *why = "invalid host name";
             return REVPROXY_EXPAND_BADHOST;
         }
@@ -504,7 +413,7 @@ int revproxy_dest_expand(apr_pool_t *p, const revproxy_dest *d,
         else if (plen == 0) {
             t->port = (d->scheme == REVPROXY_SCHEME_HTTPS) ? 443 : 80;
         }
-        else if (!valid_port(port, plen, &t->port)) {
+        else if (!revproxy_port_parse(port, plen, &t->port)) {
             *why = "invalid port";
             return REVPROXY_EXPAND_BADPORT;
         }
@@ -611,41 +520,4 @@ const char *revproxy_subst_expand(apr_pool_t *p, const revproxy_subst *sb,
     }
     buf[o] = '\0';
     return buf;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Configuration values                                                    */
-
-/* "250ms", "2s", "1m", "1h" or a bare number of seconds (the contract's
- * durations; httpd's ap_timeout_parameter_parse spells minutes "mi"). */
-apr_status_t revproxy_duration_parse(const char *s, apr_interval_time_t *out)
-{
-    char *end;
-    apr_int64_t n;
-
-    if (!apr_isdigit(*s)) {
-        return APR_EINVAL;
-    }
-    errno = 0;
-    n = apr_strtoi64(s, &end, 10);
-    if (errno == ERANGE || n > APR_INT64_C(100000000)) {
-        return APR_EINVAL;
-    }
-    if (strcasecmp(end, "ms") == 0) {
-        *out = apr_time_from_msec(n);
-    }
-    else if (*end == '\0' || strcasecmp(end, "s") == 0) {
-        *out = apr_time_from_sec(n);
-    }
-    else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "min") == 0
-             || strcasecmp(end, "mi") == 0) {
-        *out = apr_time_from_sec(n * 60);
-    }
-    else if (strcasecmp(end, "h") == 0) {
-        *out = apr_time_from_sec(n * 3600);
-    }
-    else {
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
 }

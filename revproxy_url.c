@@ -12,17 +12,13 @@
  */
 
 #include <string.h>
-#include <arpa/inet.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_uri.h"
 
 #include "revproxy_url.h"
-
-#define MAX_HOST 255
-
-static const char hex[] = "0123456789ABCDEF";
+#include "revproxy_util.h"
 
 /* ---------------------------------------------------------------------- */
 /* Splitting                                                               */
@@ -79,30 +75,13 @@ static int hexval(int c)
     return apr_isdigit(c) ? c - '0' : apr_tolower(c) - 'a' + 10;
 }
 
-/* Bytes no request target may hold; apr_uri_parse has already split off
- * the fragment, '#' is here for completeness. */
-static int forbidden(unsigned char c)
-{
-    return c <= 0x20 || c >= 0x7f || c == '#';
-}
-
-/* Percent-encode the forbidden bytes of s. */
+/* Percent-encode the bytes no request target may hold. */
 static const char *encode(apr_pool_t *p, const char *s)
 {
-    char *out = apr_palloc(p, 3 * strlen(s) + 1), *o = out;
+    apr_size_t n = strlen(s);
+    char *out = apr_palloc(p, 3 * n + 1);
 
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (forbidden(c)) {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-        else {
-            *o++ = (char)c;
-        }
-    }
-    *o = '\0';
+    out[revproxy_url_encode(out, s, n, 'r')] = '\0';
     return out;
 }
 
@@ -172,52 +151,6 @@ static const char *normalize_path(apr_pool_t *p, const char *in)
     return encode(p, out);
 }
 
-/* A host name (letters, digits, '-', '.'), or with bracketed, an IPv6
- * literal (apr_uri_parse has removed its brackets). */
-static int host_ok(const char *h, int bracketed)
-{
-    const char *s;
-
-    if (*h == '\0' || strlen(h) > MAX_HOST) {
-        return 0;
-    }
-    if (bracketed) {
-        struct in6_addr a;
-        return inet_pton(AF_INET6, h, &a) == 1;
-    }
-    if (h[0] == '.' || h[0] == '-') {
-        return 0;
-    }
-    for (s = h; *s; s++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '.') {
-            return 0;
-        }
-        if (s[0] == '.' && s[1] == '.') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* 1-65535, at most five digits. */
-static int port_ok(const char *s, apr_port_t *port)
-{
-    long v = 0;
-    int n = 0;
-
-    for (; *s; s++, n++) {
-        if (!apr_isdigit(*s) || n >= 5) {
-            return 0;
-        }
-        v = v * 10 + (*s - '0');
-    }
-    if (n == 0 || v < 1 || v > 65535) {
-        return 0;
-    }
-    *port = (apr_port_t)v;
-    return 1;
-}
-
 revproxy_url *revproxy_url_parse(apr_pool_t *p, const char *text,
                                  const char **why)
 {
@@ -252,7 +185,11 @@ revproxy_url *revproxy_url_parse(apr_pool_t *p, const char *text,
         *why = "user info in the URL is not allowed";
         return NULL;
     }
-    if (!host_ok(uri.hostname, uri.hostinfo[0] == '[')) {
+    if (uri.hostname == NULL || uri.hostinfo == NULL
+        || !(uri.hostinfo[0] == '['
+             ? revproxy_ipv6_valid(uri.hostname, strlen(uri.hostname))
+             : revproxy_host_name_valid(uri.hostname,
+                                        strlen(uri.hostname)))) {
         *why = "invalid host";
         return NULL;
     }
@@ -263,7 +200,8 @@ revproxy_url *revproxy_url_parse(apr_pool_t *p, const char *text,
     u->host = (uri.hostinfo[0] == '[') ? apr_pstrcat(p, "[", host, "]", NULL)
                                        : host;
     u->port = dflt;
-    if (uri.port_str && *uri.port_str && !port_ok(uri.port_str, &u->port)) {
+    if (uri.port_str && *uri.port_str
+        && !revproxy_port_parse(uri.port_str, strlen(uri.port_str), &u->port)) {
         *why = "invalid port";
         return NULL;
     }

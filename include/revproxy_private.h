@@ -12,6 +12,7 @@
 #include "http_config.h"
 
 #include "revproxy_rule.h"
+#include "revproxy_util.h"
 #include "revproxy_conn.h"
 #include "revproxy_client.h"
 

@@ -96,17 +96,6 @@ const char *revproxy_subst_expand(apr_pool_t *p, const revproxy_subst *s,
                                   const char *subject,
                                   const PCRE2_SIZE *ovector, int ngroups);
 
-/* Percent-encode src[0..len) for a URL path (set 'p') or query (set
- * 'q'), or only the bytes no request target may hold (set 'r').
- * Appends to out, which must have room for 3 * len bytes; returns the
- * bytes written. */
-apr_size_t revproxy_url_encode(char *out, const char *src, apr_size_t len,
-                               int set);
-
-/* A duration of the configuration: "250ms", "2s", "1m", "1h" or a bare
- * number of seconds.  APR_EINVAL for anything else. */
-apr_status_t revproxy_duration_parse(const char *s, apr_interval_time_t *out);
-
 #ifdef __cplusplus
 }
 #endif

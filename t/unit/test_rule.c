@@ -12,6 +12,7 @@
 #include "apr_strings.h"
 
 #include "revproxy_rule.h"
+#include "revproxy_util.h"
 #include "tap.h"
 
 static apr_pool_t *pool;

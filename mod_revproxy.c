@@ -616,13 +616,16 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return dc;
 }
 
-static const char *parse_duration(cmd_parms *cmd, const char *what,
-                                  const char *arg, apr_interval_time_t *out)
+/* A duration for who ("RevProxyPass", "RevProxyBackend NAME"); opt is
+ * the argument as written, for the message. */
+static const char *parse_duration(cmd_parms *cmd, const char *who,
+                                  const char *opt, const char *val,
+                                  apr_interval_time_t *out)
 {
-    if (revproxy_duration_parse(arg, out) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: invalid duration '%s' for %s "
-                            "(a number with an optional unit: 250ms, 2s, 1m)",
-                            cmd->cmd->name, arg, what);
+    if (revproxy_duration_parse(val, out) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: invalid duration in '%s' (a "
+                            "number with an optional unit: 250ms, 2s, 1m)",
+                            who, opt);
     }
     return NULL;
 }
@@ -672,14 +675,15 @@ static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
         return parse_methods(cmd, rule, val);
     }
     else if (eq && IS("connecttimeout")) {
-        return parse_duration(cmd, "connecttimeout", val,
+        return parse_duration(cmd, cmd->cmd->name, opt, val,
                               &rule->connect_timeout);
     }
     else if (eq && IS("timeout")) {
-        return parse_duration(cmd, "timeout", val, &rule->timeout);
+        return parse_duration(cmd, cmd->cmd->name, opt, val, &rule->timeout);
     }
     else if (eq && IS("sendtimeout")) {
-        return parse_duration(cmd, "sendtimeout", val, &rule->send_timeout);
+        return parse_duration(cmd, cmd->cmd->name, opt, val,
+                              &rule->send_timeout);
     }
     else if (eq && IS("upgrade")) {
         if (strcasecmp(val, "websocket") == 0) {
@@ -776,14 +780,15 @@ static const char *set_connect_timeout(cmd_parms *cmd, void *d,
                                        const char *arg)
 {
     (void)d;
-    return parse_duration(cmd, "the connect timeout", arg,
+    return parse_duration(cmd, cmd->cmd->name, arg, arg,
                           &server_conf(cmd)->connect_timeout);
 }
 
 static const char *set_timeout(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    return parse_duration(cmd, "the timeout", arg, &server_conf(cmd)->timeout);
+    return parse_duration(cmd, cmd->cmd->name, arg, arg,
+                          &server_conf(cmd)->timeout);
 }
 
 static const char *set_add_forwarded(cmd_parms *cmd, void *d, int flag)
@@ -837,11 +842,239 @@ static const char *set_tls_client_cert(cmd_parms *cmd, void *d,
     return NULL;
 }
 
+/* ---------------------------------------------------------------------- */
+/* RevProxyBackend                                                         */
+
+/* A path as a request target may hold it: visible ASCII, no '?' or '#'. */
+static int path_ok(const char *s)
+{
+    for (; *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7f || *s == '?' || *s == '#') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *parse_member(apr_pool_t *p, const char *url,
+                                revproxy_member *m)
+{
+    apr_uri_t u;
+    char *base;
+    apr_size_t len;
+    long port;
+    int v6;
+
+    memset(m, 0, sizeof(*m));
+    m->url = url;
+    if (apr_uri_parse(p, url, &u) != APR_SUCCESS || u.scheme == NULL) {
+        return "is not a URL";
+    }
+    if (strcasecmp(u.scheme, "https") == 0) {
+        m->addr.https = 1;
+    }
+    else if (strcasecmp(u.scheme, "http") != 0) {
+        return "must start with http:// or https://";
+    }
+    if (u.user || u.password) {
+        return "holds user information ('@')";
+    }
+    if (u.query || u.fragment) {
+        return "holds a query or a fragment";
+    }
+    v6 = u.hostinfo && u.hostinfo[0] == '[';
+    if (u.hostname == NULL
+        || !(v6 ? revproxy_ipv6_valid(u.hostname, strlen(u.hostname))
+                : revproxy_host_name_valid(u.hostname,
+                                           strlen(u.hostname)))) {
+        return "has no valid host";
+    }
+    port = m->addr.https ? 443 : 80;
+    if (u.port_str && *u.port_str) {
+        apr_port_t pn;
+        if (!revproxy_port_parse(u.port_str, strlen(u.port_str), &pn)) {
+            return "has an invalid port";
+        }
+        port = pn;
+    }
+    m->addr.host = v6 ? apr_pstrcat(p, "[", u.hostname, "]", NULL)
+                      : apr_pstrdup(p, u.hostname);
+    ap_str_tolower((char *)m->addr.host);
+    m->addr.port = (apr_port_t)port;
+    m->hostport = (port == (m->addr.https ? 443 : 80))
+                  ? m->addr.host
+                  : apr_psprintf(p, "%s:%ld", m->addr.host, port);
+    base = apr_pstrdup(p, u.path ? u.path : "");
+    if (!path_ok(base)) {
+        return "has a path with characters not allowed in a URL";
+    }
+    len = strlen(base);
+    while (len > 0 && base[len - 1] == '/') {
+        base[--len] = '\0';
+    }
+    m->base = base;
+    return NULL;
+}
+
+/* A whole number min..max for an option. */
+static const char *parse_count(cmd_parms *cmd, const revproxy_group *g,
+                               const char *what, const char *val, long min,
+                               long max, int *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(val, &end, 10);
+    if (!apr_isdigit(*val) || *end || errno || n < min || n > max) {
+        return apr_psprintf(cmd->pool, "%s %s: %s (%ld-%ld), not '%s'",
+                            cmd->cmd->name, g->name, what, min, max, val);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+static const char *parse_group_option(cmd_parms *cmd, revproxy_group *g,
+                                      const char *opt)
+{
+    const char *who = apr_pstrcat(cmd->pool, cmd->cmd->name, " ", g->name,
+                                  NULL);
+    const char *eq = strchr(opt, '=');
+    const char *val = eq ? eq + 1 : "";
+    apr_size_t klen = eq ? (apr_size_t)(eq - opt) : strlen(opt);
+
+#define IS(k) (eq && klen == sizeof(k) - 1 && strncasecmp(opt, k, klen) == 0)
+    if (IS("retry")) {
+        return parse_duration(cmd, who, opt, val, &g->retry);
+    }
+    if (IS("connecttimeout")) {
+        return parse_duration(cmd, who, opt, val, &g->connect_timeout);
+    }
+    if (IS("timeout")) {
+        return parse_duration(cmd, who, opt, val, &g->timeout);
+    }
+    if (IS("sendtimeout")) {
+        return parse_duration(cmd, who, opt, val, &g->send_timeout);
+    }
+    if (IS("hcheck")) {
+        return parse_duration(cmd, who, opt, val, &g->hcheck);
+    }
+    if (IS("max")) {
+        return parse_count(cmd, g, "max= takes a number of connections",
+                           val, 0, 65535, &g->max_idle);
+    }
+    if (IS("fails")) {
+        return parse_count(cmd, g, "fails= takes a number of failed "
+                           "requests in a row", val, 1, 1000, &g->fails);
+    }
+    if (IS("maxattempts")) {
+        return parse_count(cmd, g, "maxattempts= takes a number of members",
+                           val, 1, REVPROXY_MAX_MEMBERS, &g->max_attempts);
+    }
+    if (IS("tlsverify")) {
+        if (strcasecmp(val, "on") == 0 || strcasecmp(val, "off") == 0) {
+            g->tlsverify = strcasecmp(val, "on") == 0;
+            return NULL;
+        }
+        return apr_psprintf(cmd->pool, "%s %s: tlsverify= takes on or off, "
+                            "not '%s'", cmd->cmd->name, g->name, val);
+    }
+    if (IS("hcheckuri")) {
+        const char *c;
+        for (c = val; *c; c++) {
+            if (*c <= 0x20 || *c >= 0x7f || *c == '#') {
+                break;
+            }
+        }
+        if (val[0] != '/' || *c) {
+            return apr_psprintf(cmd->pool, "%s %s: hcheckuri= takes a path "
+                                "starting with '/' (visible characters, no "
+                                "'#'), not '%s'", cmd->cmd->name, g->name,
+                                val);
+        }
+        g->hcheck_uri = val;
+        return NULL;
+    }
+#undef IS
+    return apr_psprintf(cmd->pool, "%s %s: unknown option '%s'",
+                        cmd->cmd->name, g->name, opt);
+}
+
+static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
+                               int argc, char *const argv[])
+{
+    const revproxy_group *dup;
+    revproxy_group *g;
+    const char *err;
+    int i;
+
+    if (argc < 2) {
+        return apr_psprintf(cmd->pool, "%s needs a name and at least one "
+                            "URL", cmd->cmd->name);
+    }
+    if (!revproxy_host_name_valid(argv[0], strlen(argv[0]))) {
+        return apr_psprintf(cmd->pool, "%s: '%s' cannot be a group name "
+                            "(letters, digits, '-' and '.', as the host of "
+                            "a backend:// destination)", cmd->cmd->name,
+                            argv[0]);
+    }
+    if ((dup = revproxy_backend_find(groups, argv[0])) != NULL) {
+        return apr_psprintf(cmd->pool, "%s: group '%s' is already defined "
+                            "at %s", cmd->cmd->name, argv[0], dup->where);
+    }
+    g = apr_pcalloc(cmd->pool, sizeof(*g));
+    g->name = argv[0];
+    g->where = cmd->directive
+               ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                              cmd->directive->line_num)
+               : "?";
+    g->server = cmd->server;
+    g->members = apr_array_make(cmd->pool, argc, sizeof(revproxy_member));
+    g->retry = REVPROXY_DEFAULT_RETRY;
+    g->connect_timeout = g->timeout = g->send_timeout = REVPROXY_UNSET;
+    g->max_idle = REVPROXY_DEFAULT_MAX_IDLE;
+    g->fails = REVPROXY_DEFAULT_FAILS;
+    g->max_attempts = REVPROXY_DEFAULT_MAX_ATTEMPTS;
+    g->tlsverify = REVPROXY_UNSET;
+    g->hcheck_uri = "/";
+    g->definition = argv[0];
+    for (i = 1; i < argc; i++) {
+        g->definition = apr_pstrcat(cmd->pool, g->definition, " ", argv[i],
+                                    NULL);
+    }
+    for (i = 1; i < argc; i++) {
+        if (strstr(argv[i], "://")) {
+            revproxy_member *m;
+            if (g->members->nelts >= REVPROXY_MAX_MEMBERS) {
+                return apr_psprintf(cmd->pool, "%s %s: more than %d "
+                                    "members", cmd->cmd->name, g->name,
+                                    REVPROXY_MAX_MEMBERS);
+            }
+            m = apr_array_push(g->members);
+            err = parse_member(cmd->pool, argv[i], m);
+            if (err) {
+                return apr_psprintf(cmd->pool, "%s %s: member '%s' %s",
+                                    cmd->cmd->name, g->name, argv[i], err);
+            }
+        }
+        else if ((err = parse_group_option(cmd, g, argv[i])) != NULL) {
+            return err;
+        }
+    }
+    if (g->members->nelts == 0) {
+        return apr_psprintf(cmd->pool, "%s %s: no member URL (http://HOST"
+                            "[:PORT][/PATH] or https://...)", cmd->cmd->name,
+                            g->name);
+    }
+    *(revproxy_group **)apr_array_push(groups) = g;
+    return NULL;
+}
+
 static const char *add_backend(cmd_parms *cmd, void *d, int argc,
                                char *const argv[])
 {
     (void)d;
-    return revproxy_backend_parse(cmd, server_conf(cmd)->groups, argc, argv);
+    return parse_group(cmd, server_conf(cmd)->groups, argc, argv);
 }
 
 static const char *add_rewrite(cmd_parms *cmd, void *dv, const char *header,

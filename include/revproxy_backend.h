@@ -34,6 +34,13 @@ extern "C" {
 
 struct revproxy_rule;
 
+/* Defaults and limits of RevProxyBackend's options. */
+#define REVPROXY_DEFAULT_RETRY         apr_time_from_sec(30)
+#define REVPROXY_DEFAULT_MAX_IDLE      32
+#define REVPROXY_DEFAULT_FAILS         3
+#define REVPROXY_DEFAULT_MAX_ATTEMPTS  3
+#define REVPROXY_MAX_MEMBERS           256
+
 typedef struct revproxy_member {
     const char *url;            /* as configured, for logs and the status */
     revproxy_addr addr;         /* https, host, port (TLS set per request) */
@@ -72,11 +79,6 @@ typedef struct revproxy_pick {
     const revproxy_member *member;  /* NULL: none answered */
     apr_off_t in0, out0;            /* x->bytes_in/out when it started */
 } revproxy_pick;
-
-/* RevProxyBackend's arguments: a new group appended to groups (the
- * server's own, checked for a duplicate name).  NULL or an error. */
-const char *revproxy_backend_parse(cmd_parms *cmd, apr_array_header_t *groups,
-                                   int argc, char *const argv[]);
 
 /* The group name refers to in groups (own, then inherited), or NULL. */
 const revproxy_group *revproxy_backend_find(const apr_array_header_t *groups,

@@ -26,7 +26,8 @@
 #define REVPROXY_UPGRADE_ANY       2
 
 typedef struct revproxy_rule {
-    int id;                     /* index for counters */
+    struct revproxy_score_rule *counters;   /* in the scoreboard
+                                               (post_config), or NULL */
     const char *directive;      /* "RevProxyPass" / "RevProxyPassFullURL" */
     const char *pattern;
     const char *where;          /* "file:line", for log lines */
@@ -54,6 +55,10 @@ typedef struct revproxy_server_conf {
     const char *tls_cert_file;
     const char *tls_key_file;
     struct revproxy_tls_conf *tls;          /* made in post_config */
+    struct revproxy_score *score;           /* post_config: the scoreboard,
+                                               NULL without shared memory */
+    const struct revproxy_status_index *status; /* post_config: what the
+                                               status page lists */
 } revproxy_server_conf;
 
 typedef struct revproxy_rewrite {

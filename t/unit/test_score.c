@@ -41,14 +41,14 @@ static revproxy_score_keys *keys(apr_pool_t *p, const char *rules,
 {
     revproxy_score_keys *k = revproxy_score_keys_make(p);
     static const grp fresh_grp = { 7, 0, 0, 0 };
-    mem fresh_mem = { 1000, 0 };
+    mem fresh_mem[2] = { { 1000, 0 }, { 0, 0 } };   /* up to 32 bytes */
     char *list, *last, *key;
 
     revproxy_score_kind_set(k, REVPROXY_SCORE_RULE,
                             sizeof(revproxy_score_rule), NULL, 0);
     revproxy_score_kind_set(k, REVPROXY_SCORE_GROUP, 20, &fresh_grp, 0);
     revproxy_score_kind_set(k, REVPROXY_SCORE_MEMBER, member_size,
-                            &fresh_mem, 2);
+                            fresh_mem, 2);
     list = apr_pstrdup(p, rules);
     for (key = apr_strtok(list, " ", &last); key;
          key = apr_strtok(NULL, " ", &last)) {

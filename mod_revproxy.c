@@ -16,9 +16,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "apr_hash.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -26,12 +29,16 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_mpm.h"
+#include "apr_optional_hooks.h"
+#include "mod_status.h"
 
 #include "revproxy_private.h"
 #include "revproxy_upstream.h"
 #include "revproxy_tls.h"
 #include "revproxy_tunnel.h"
 #include "revproxy_backend.h"
+#include "revproxy_score.h"
 #include "revproxy_status.h"
 
 module AP_MODULE_DECLARE_DATA revproxy_module;
@@ -333,6 +340,19 @@ static void log_failure(request_rec *r, const revproxy_rule *rule,
                   : status == DONE ? "; client connection aborted" : "");
 }
 
+/* The counters of the rule, and of the member that answered. */
+static void count_request(const revproxy_rule *rule,
+                          const revproxy_pick *chosen,
+                          const revproxy_exchange *x, int status)
+{
+    const revproxy_member *m = chosen->member;
+
+    revproxy_status_request(rule->counters, m ? m->counters : NULL, status,
+                            x->fail == REVPROXY_FAIL_ABORTED, x->bytes_in,
+                            x->bytes_out, m ? x->bytes_in - chosen->in0 : 0,
+                            m ? x->bytes_out - chosen->out0 : 0);
+}
+
 static int revproxy_handler(request_rec *r)
 {
     revproxy_req *rq = ap_get_module_config(r->request_config,
@@ -386,7 +406,7 @@ static int revproxy_handler(request_rec *r)
     }
     if (status != OK) {
         revproxy_x_finish(&x);
-        revproxy_status_request(&x, rule, &chosen, status);
+        count_request(rule, &chosen, &x, status);
         return status;
     }
 
@@ -410,12 +430,14 @@ static int revproxy_handler(request_rec *r)
     /* Step Six: the connection goes back to the pool, or is closed; the
      * counters of the rule and the member. */
     revproxy_x_finish(&x);
-    revproxy_status_request(&x, rule, &chosen, OK);
+    count_request(rule, &chosen, &x, OK);
     return OK;
 }
 
 static void revproxy_child_init(apr_pool_t *p, server_rec *s)
 {
+    revproxy_server_conf *sc = ap_get_module_config(s->module_config,
+                                                    &revproxy_module);
     apr_status_t rv = revproxy_conn_child_init(p);
 
     if (rv != APR_SUCCESS) {
@@ -423,6 +445,31 @@ static void revproxy_child_init(apr_pool_t *p, server_rec *s)
                      "cannot create the backend connection pool");
     }
     revproxy_tls_child_init(apr_pool_parent_get(p), p);
+    /* A row of the scoreboard for this child's connection gauges. */
+    if (sc->score
+        && revproxy_score_child_claim(sc->score, (apr_uint32_t)getpid())
+           != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, RVPLOGNO(0321)
+                     "no free row for the connection counters of pid %u: "
+                     "its backend connections are not counted",
+                     (unsigned)getpid());
+    }
+}
+
+/* The parent: a child is gone (even if it crashed), its scoreboard row is
+ * free and the health checks need another owner. */
+static void revproxy_child_status(server_rec *s, pid_t pid,
+                                  ap_generation_t gen, int slot,
+                                  mpm_child_status state)
+{
+    revproxy_server_conf *sc = ap_get_module_config(s->module_config,
+                                                    &revproxy_module);
+
+    (void)gen;
+    (void)slot;
+    if (state == MPM_CHILD_EXITED && pid > 0) {
+        revproxy_score_child_exited(sc->score, (apr_uint32_t)pid);
+    }
 }
 
 /* A server's own limits: its RevProxy* settings, else the defaults (its
@@ -546,6 +593,161 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             resolve_route(sc, &sc->lim, rule, g,
                           (revproxy_route *)apr_array_push(sc->routes));
         }
+    }
+    return OK;
+}
+
+/* Server, for keys and labels: "name:port", or "main". */
+static const char *server_label(apr_pool_t *p, server_rec *s)
+{
+    if (!s->is_virtual) {
+        return "main";
+    }
+    return apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname
+                                                       : "*",
+                        (unsigned)(s->addrs ? s->addrs->host_port : s->port));
+}
+
+/* Whether p was seen before (and it is now). */
+static int seen_before(apr_hash_t *seen, const void *p)
+{
+    if (apr_hash_get(seen, &p, sizeof(p))) {
+        return 1;
+    }
+    apr_hash_set(seen, apr_pmemdup(apr_hash_pool_get(seen), &p, sizeof(p)),
+                 sizeof(p), p);
+    return 0;
+}
+
+/* Every proxying rule and every group once, in the status page's index and
+ * in the scoreboard's keys, attributed to the server that defines it: the
+ * main server comes first, and a virtual host's arrays hold its own
+ * entries before the inherited ones.  A key is what defines its entry, so
+ * that a configuration that keeps the entry keeps its counters and state.
+ * The rules and groups are also listed in rules and groups, by slot. */
+static void register_keys(apr_pool_t *pconf, apr_pool_t *ptemp,
+                          server_rec *s, revproxy_score_keys *k,
+                          revproxy_status_index *ix,
+                          apr_array_header_t *rules,
+                          apr_array_header_t *groups)
+{
+    apr_hash_t *seen = apr_hash_make(ptemp);
+    server_rec *v;
+    int i, j;
+
+    for (v = s; v; v = v->next) {
+        revproxy_server_conf *sc = ap_get_module_config(v->module_config,
+                                                        &revproxy_module);
+        const char *label = server_label(pconf, v);
+        for (i = 0; i < sc->rules->nelts; i++) {
+            revproxy_rule *rule = APR_ARRAY_IDX(sc->rules, i,
+                                                revproxy_rule *);
+            revproxy_status_rule *e;
+            int dup = 0;
+            if (rule->dest == NULL || seen_before(seen, rule)) {
+                continue;
+            }
+            /* Identical rules in one server are told apart by order. */
+            for (j = 0; j < ix->rules->nelts; j++) {
+                const revproxy_status_rule *o
+                    = &APR_ARRAY_IDX(ix->rules, j, revproxy_status_rule);
+                if (o->server == label
+                    && strcmp(o->rule->pattern, rule->pattern) == 0
+                    && strcmp(o->rule->directive, rule->directive) == 0) {
+                    dup++;
+                }
+            }
+            e = apr_array_push(ix->rules);
+            e->server = label;
+            e->rule = rule;
+            revproxy_score_add(k, REVPROXY_SCORE_RULE,
+                               apr_psprintf(ptemp, "rule|%s|%s|%s|%s|%d",
+                                            label, rule->directive,
+                                            rule->pattern,
+                                            revproxy_dest_text(rule->dest),
+                                            dup));
+            *(revproxy_rule **)apr_array_push(rules) = rule;
+        }
+        for (i = 0; i < sc->groups->nelts; i++) {
+            revproxy_group *g = APR_ARRAY_IDX(sc->groups, i,
+                                              revproxy_group *);
+            revproxy_status_group *e;
+            const char *key;
+            if (seen_before(seen, g)) {
+                continue;
+            }
+            e = apr_array_push(ix->groups);
+            e->server = server_label(pconf, g->server);
+            e->group = g;
+            key = apr_psprintf(ptemp, "group|%s|%s", e->server,
+                               g->definition);
+            g->slot = revproxy_score_add(k, REVPROXY_SCORE_GROUP, key);
+            *(revproxy_group **)apr_array_push(groups) = g;
+            for (j = 0; j < g->members->nelts; j++) {
+                APR_ARRAY_IDX(g->members, j, revproxy_member).slot
+                    = revproxy_score_add(k, REVPROXY_SCORE_MEMBER,
+                                         apr_psprintf(ptemp, "%s#%d", key,
+                                                      j));
+            }
+        }
+    }
+}
+
+/* The scoreboard of this configuration (kept from the last one as far as
+ * its keys are the same), pointed at by every rule, group, member and
+ * server. */
+static int revproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, server_rec *s)
+{
+    revproxy_status_index *ix;
+    revproxy_score_keys *k;
+    revproxy_score *sb;
+    apr_array_header_t *rules, *groups;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+    server_rec *v;
+    int limit = 0, i;
+    apr_uint32_t nrows;
+
+    (void)plog;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;              /* the configuration is read again */
+    }
+    k = revproxy_score_keys_make(ptemp);
+    revproxy_score_kind_set(k, REVPROXY_SCORE_RULE,
+                            sizeof(revproxy_score_rule), NULL, 0);
+    revproxy_backend_score_kinds(k, now);
+    ix = apr_pcalloc(pconf, sizeof(*ix));
+    ix->rules = apr_array_make(pconf, 8, sizeof(revproxy_status_rule));
+    ix->groups = apr_array_make(pconf, 4, sizeof(revproxy_status_group));
+    rules = apr_array_make(ptemp, 8, sizeof(revproxy_rule *));
+    groups = apr_array_make(ptemp, 4, sizeof(revproxy_group *));
+    register_keys(pconf, ptemp, s, k, ix, rules, groups);
+
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit);
+    nrows = limit > 0 ? (apr_uint32_t)limit : 1;
+    rv = revproxy_score_open(&sb, k, nrows, now, s->process->pool, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, RVPLOGNO(0320)
+                     "cannot create the shared memory for the counters "
+                     "(%" APR_SIZE_T_FMT " bytes): no counters, backend "
+                     "members are never marked down",
+                     revproxy_score_size(k, nrows));
+    }
+    for (i = 0; i < rules->nelts; i++) {
+        APR_ARRAY_IDX(rules, i, revproxy_rule *)->counters
+            = revproxy_score_block(sb, REVPROXY_SCORE_RULE, i);
+    }
+    for (i = 0; i < groups->nelts; i++) {
+        revproxy_backend_attach(APR_ARRAY_IDX(groups, i, revproxy_group *),
+                                sb);
+    }
+    ix->score = sb;
+    for (v = s; v; v = v->next) {
+        revproxy_server_conf *sc = ap_get_module_config(v->module_config,
+                                                        &revproxy_module);
+        sc->score = sb;
+        sc->status = ix;
     }
     return OK;
 }
@@ -766,7 +968,6 @@ static const char *add_rule(cmd_parms *cmd, void *dummy, int argc,
             return err;
         }
     }
-    rule->id = sc->rules->nelts;
     *(revproxy_rule **)apr_array_push(sc->rules) = rule;
     return NULL;
 }
@@ -1117,12 +1318,17 @@ static void register_hooks(apr_pool_t *p)
                            APR_HOOK_FIRST);
     ap_hook_handler(revproxy_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_config(revproxy_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(revproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(revproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    /* Last: after this child's connection pool (above) and scoreboard
-     * (the status files' child_init) are in place. */
+    ap_hook_child_status(revproxy_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Last: after this child's connection pool and scoreboard row
+     * (revproxy_child_init) are in place. */
     ap_hook_child_init(revproxy_backend_child_init, NULL, NULL,
                        APR_HOOK_LAST);
-    revproxy_status_register();
+    /* The status page and its summary on mod_status's page. */
+    ap_hook_handler(revproxy_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, revproxy_status_summary, NULL, NULL,
+                      APR_HOOK_MIDDLE);
     revproxy_fetch_register();      /* optional functions, not hooks */
 }
 

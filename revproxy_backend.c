@@ -4,8 +4,8 @@
  * Backend groups: the choice of a member, failover, and the health check
  * (RevProxyBackend's arguments are parsed in mod_revproxy.c).
  *
- * The state of every member (up, down until when, since when) sits in the
- * shared counters of revproxy_status.c, so all threads and all child
+ * The state of every member (up, down until when, since when) sits in its
+ * slot of the scoreboard (revproxy_score.c), so all threads and all child
  * processes see one picture; every change is a single atomic operation:
  *  - up -> down: an exchange (set of the state; the one that changed it
  *    logs the transition), the time it may be tried again first;
@@ -38,7 +38,7 @@
 
 #include "revproxy_private.h"
 #include "revproxy_backend.h"
-#include "revproxy_status.h"
+#include "revproxy_upstream.h"
 #include "revproxy_http1.h"
 #include "revproxy_util.h"
 
@@ -76,7 +76,7 @@ static const char *duration_text(apr_pool_t *p, apr_interval_time_t t)
  * retry) or REVPROXY_MEMBER_HCDOWN (the check failed).  The caller that
  * changes the state logs it; r is NULL in the health-check thread. */
 static void mark_down(const revproxy_group *g, const revproxy_member *m,
-                      revproxy_member_stats *ms, apr_uint32_t how,
+                      revproxy_member_state *ms, apr_uint32_t how,
                       const char *why, request_rec *r,
                       const revproxy_rule *rule)
 {
@@ -121,7 +121,7 @@ static void mark_down(const revproxy_group *g, const revproxy_member *m,
 }
 
 static void mark_up(const revproxy_group *g, const revproxy_member *m,
-                    revproxy_member_stats *ms, request_rec *r,
+                    revproxy_member_state *ms, request_rec *r,
                     const char *how)
 {
     apr_time_t now = apr_time_now(), since;
@@ -154,7 +154,7 @@ static void mark_up(const revproxy_group *g, const revproxy_member *m,
 /* Whether a request may use m now.  A member whose retry has passed is
  * claimed by exactly one request (the compare-and-swap on down_until
  * moves it retry into the future), which probes it. */
-static int usable(const revproxy_group *g, revproxy_member_stats *ms,
+static int usable(const revproxy_group *g, revproxy_member_state *ms,
                   apr_time_t now)
 {
     apr_uint64_t until;
@@ -192,7 +192,7 @@ static const revproxy_member *choose(const revproxy_group *g,
         if (tried[i]) {
             continue;
         }
-        if (usable(g, revproxy_status_member(m->slot), now)) {
+        if (usable(g, m->state, now)) {
             tried[i] = 1;
             return m;
         }
@@ -210,7 +210,7 @@ static long retry_after(const revproxy_group *g)
     for (i = 0; i < g->members->nelts; i++) {
         const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
                                                   revproxy_member);
-        revproxy_member_stats *ms = revproxy_status_member(m->slot);
+        revproxy_member_state *ms = m->state;
         apr_interval_time_t wait;
         if (ms == NULL) {
             continue;
@@ -230,12 +230,69 @@ static long retry_after(const revproxy_group *g)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Scoreboard slots                                                        */
+
+/* What a group's and a member's slots hold. */
+typedef struct group_slot {
+    revproxy_group_state state;
+    revproxy_score_group counters;
+} group_slot;
+
+typedef struct member_slot {
+    revproxy_member_state state;
+    revproxy_score_member counters;
+} member_slot;
+
+void revproxy_backend_score_kinds(revproxy_score_keys *k, apr_time_t now)
+{
+    member_slot fresh;
+
+    /* A new member is up since now, and passes its health check until one
+     * fails. */
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.state.since = (apr_uint64_t)now;
+    fresh.state.hc_ok = 1;
+    revproxy_score_kind_set(k, REVPROXY_SCORE_GROUP, sizeof(group_slot),
+                            NULL, 0);
+    /* Per child: the connections open and idle (revproxy_addr.gauges). */
+    revproxy_score_kind_set(k, REVPROXY_SCORE_MEMBER, sizeof(member_slot),
+                            &fresh, 2);
+}
+
+void revproxy_backend_attach(revproxy_group *g, const revproxy_score *sb)
+{
+    group_slot *gs = revproxy_score_block(sb, REVPROXY_SCORE_GROUP, g->slot);
+    int i;
+
+    g->state = gs ? &gs->state : NULL;
+    g->counters = gs ? &gs->counters : NULL;
+    for (i = 0; i < g->members->nelts; i++) {
+        revproxy_member *m = &APR_ARRAY_IDX(g->members, i, revproxy_member);
+        member_slot *ms = revproxy_score_block(sb, REVPROXY_SCORE_MEMBER,
+                                               m->slot);
+        m->state = ms ? &ms->state : NULL;
+        m->counters = ms ? &ms->counters : NULL;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
 /* Request time                                                            */
+
+/* A response head arrived t after the attempt started. */
+static void count_latency(revproxy_score_member *mc, apr_interval_time_t t)
+{
+    apr_uint64_t us = t > 0 ? (apr_uint64_t)t : 0;
+
+    if (mc) {
+        apr_atomic_inc32(&mc->lat[revproxy_score_lat_bucket(us)]);
+        apr_atomic_add64(&mc->lat_sum, us);
+    }
+}
 
 /* One more request in a row ended on m without a usable answer: at
  * g->fails of them, m is marked down (and the count starts again). */
 static void count_failure(const revproxy_group *g, const revproxy_member *m,
-                          revproxy_member_stats *ms,
+                          revproxy_member_state *ms,
                           const revproxy_exchange *x, request_rec *r,
                           const revproxy_rule *rule)
 {
@@ -279,7 +336,9 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
 {
     static apr_uint32_t local_turn;     /* without shared memory */
     request_rec *r = x->r;
-    revproxy_group_stats *gs = revproxy_status_group(g->slot);
+    revproxy_server_conf *gsc = ap_get_module_config(g->server->module_config,
+                                                     &revproxy_module);
+    revproxy_group_state *gs = g->state;
     const char *path = x->path;
     const char *client_host = apr_table_get(r->headers_in, "Host");
     char *tried = apr_pcalloc(r->pool, g->members->nelts);
@@ -291,36 +350,36 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
 
     memset(pick, 0, sizeof(*pick));
     pick->group = g;
-    if (gs) {
-        apr_atomic_inc64(&gs->requests);
+    if (g->counters) {
+        apr_atomic_inc64(&g->counters->requests);
     }
 
-    turn = gs ? apr_atomic_inc32(&gs->rr) : local_turn++;
+    turn = gs ? apr_atomic_inc32(&gs->turn) : local_turn++;
     while ((m = choose(g, turn, tried)) != NULL) {
-        revproxy_member_stats *ms = revproxy_status_member(m->slot);
+        revproxy_member_state *ms = m->state;
+        revproxy_score_member *mc = m->counters;
         apr_off_t in0 = x->bytes_in, out0 = x->bytes_out;
         apr_time_t t0;
 
         x->addr.https = m->addr.https;
         x->addr.host = m->addr.host;
         x->addr.port = m->addr.port;
-        x->addr.gauges = revproxy_status_gauges(m->slot);
+        x->addr.gauges = revproxy_score_gauges(gsc->score,
+                                               REVPROXY_SCORE_MEMBER, m->slot);
         x->path = *m->base ? apr_pstrcat(r->pool, m->base, path, NULL) : path;
         if (!(rule->keephost && client_host)) {
             apr_table_setn(x->own, "Host", m->hostport);
         }
         attempts++;
-        if (ms) {
-            apr_atomic_inc64(&ms->requests);
+        if (mc) {
+            apr_atomic_inc64(&mc->requests);
         }
         t0 = apr_time_now();
         status = revproxy_x_start(x);
         if (status == OK) {
-            if (ms) {
-                revproxy_status_latency(ms, apr_time_now() - t0);
-                if (apr_atomic_read32(&ms->fails_in_row) != 0) {
-                    apr_atomic_set32(&ms->fails_in_row, 0);
-                }
+            count_latency(mc, apr_time_now() - t0);
+            if (ms && apr_atomic_read32(&ms->fails_in_row) != 0) {
+                apr_atomic_set32(&ms->fails_in_row, 0);
             }
             mark_up(g, m, ms, r, "a request succeeded");
             pick->member = m;
@@ -329,17 +388,17 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
             return OK;
         }
 
-        if (ms) {
-            apr_atomic_add64(&ms->bytes_in, (apr_uint64_t)(x->bytes_in - in0));
-            apr_atomic_add64(&ms->bytes_out,
+        if (mc) {
+            apr_atomic_add64(&mc->bytes_in, (apr_uint64_t)(x->bytes_in - in0));
+            apr_atomic_add64(&mc->bytes_out,
                              (apr_uint64_t)(x->bytes_out - out0));
         }
         if (x->fail == REVPROXY_FAIL_CLIENT) {
             return status;      /* the client's side failed */
         }
-        if (ms && x->fail >= REVPROXY_FAIL_REFUSED
+        if (mc && x->fail >= REVPROXY_FAIL_REFUSED
             && x->fail <= REVPROXY_FAIL_ABORTED) {
-            apr_atomic_inc64(&ms->fail[x->fail - REVPROXY_FAIL_REFUSED]);
+            apr_atomic_inc64(&mc->fail[x->fail - REVPROXY_FAIL_REFUSED]);
         }
         if (x->fail == REVPROXY_FAIL_REFUSED
             || (x->fail == REVPROXY_FAIL_TIMEOUT && x->unconnected)) {
@@ -398,8 +457,8 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
                            sent, sent == 1 ? "" : "s"));
         return sent_status;
     }
-    if (gs) {
-        apr_atomic_inc64(&gs->unavailable);
+    if (g->counters) {
+        apr_atomic_inc64(&g->counters->unavailable);
     }
     after = retry_after(g);
     apr_table_setn(r->err_headers_out, "Retry-After",
@@ -416,10 +475,11 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
 
 /* ---------------------------------------------------------------------- */
 /* Health check: one thread per child, working only in the child that owns
- * the checks (revproxy_status_hc_owner). */
+ * the checks (revproxy_score_owner). */
 
 static struct {
     apr_array_header_t *groups;     /* revproxy_group * with hcheck > 0 */
+    revproxy_score *score;          /* who owns the checks */
     volatile apr_uint32_t stop;
 #if APR_HAS_THREADS
     apr_thread_t *thread;
@@ -528,7 +588,7 @@ static int hc_check(const revproxy_group *g, const revproxy_member *m,
 static void hc_member(const revproxy_group *g, const revproxy_member *m,
                       apr_pool_t *p)
 {
-    revproxy_member_stats *ms = revproxy_status_member(m->slot);
+    revproxy_member_state *ms = m->state;
     apr_time_t now = apr_time_now();
     const char *why;
     int ok;
@@ -566,7 +626,7 @@ static void *APR_THREAD_FUNC hc_run(apr_thread_t *t, void *data)
     }
     while (!apr_atomic_read32(&hc.stop)) {
         apr_sleep(HC_TICK);
-        if (apr_atomic_read32(&hc.stop) || !revproxy_status_hc_owner()) {
+        if (apr_atomic_read32(&hc.stop) || !revproxy_score_owner(hc.score)) {
             continue;
         }
         for (i = 0; i < hc.groups->nelts && !apr_atomic_read32(&hc.stop);
@@ -597,7 +657,7 @@ static apr_status_t hc_stop(void *data)
         apr_thread_join(&rv, hc.thread);
         hc.thread = NULL;
     }
-    revproxy_status_hc_release();
+    revproxy_score_owner_release(hc.score);
     return APR_SUCCESS;
 }
 #endif
@@ -612,6 +672,8 @@ void revproxy_backend_child_init(apr_pool_t *pchild, server_rec *s)
     apr_status_t rv;
 
     hc.groups = apr_array_make(pchild, 4, sizeof(revproxy_group *));
+    hc.score = ((revproxy_server_conf *)ap_get_module_config(
+                    s->module_config, &revproxy_module))->score;
     for (v = s; v; v = v->next) {
         revproxy_server_conf *sc = ap_get_module_config(v->module_config,
                                                         &revproxy_module);

@@ -5,9 +5,9 @@
  * [option ...]` and the `backend://NAME/PATH` destinations that use them.
  *
  * Requests go round-robin over the members of a group (one counter in
- * shared memory, so all threads and all child processes take turns).  A
+ * the scoreboard, so all threads and all child processes take turns).  A
  * member whose connect fails, or whose connection breaks before any
- * response byte, is marked down in shared memory for retry=D; the request
+ * response byte, is marked down in the scoreboard for retry=D; the request
  * moves on to the next member when that is safe (no body byte sent yet,
  * or an idempotent method, and the body can still be sent again).  Once
  * retry has passed, exactly one request probes the member; success
@@ -26,13 +26,44 @@
 #include "http_config.h"
 
 #include "revproxy_conn.h"
-#include "revproxy_upstream.h"
+#include "revproxy_score.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 struct revproxy_rule;
+struct revproxy_exchange;
+
+/* Member states. */
+#define REVPROXY_MEMBER_UP      0
+#define REVPROXY_MEMBER_DOWN    1   /* a request failed: probed after retry */
+#define REVPROXY_MEMBER_HCDOWN  2   /* the health check failed: back when a
+                                       check passes */
+
+/* The balancer's state of a member, in its slot of the scoreboard next to
+ * its counters: one picture for every thread and child process, each
+ * change one atomic operation (see revproxy_backend.c).  A change of
+ * meaning: bump REVPROXY_SCORE_VERSION. */
+typedef struct revproxy_member_state {
+    volatile apr_uint32_t state;        /* REVPROXY_MEMBER_* */
+    volatile apr_uint32_t hc_ok;        /* the last health check passed */
+    volatile apr_uint32_t fails_in_row; /* requests in a row that ended
+                                           without a usable answer */
+    volatile apr_uint32_t unused;
+    volatile apr_uint64_t since;        /* apr_time_t of the last change
+                                           of state, or of the start */
+    volatile apr_uint64_t down_until;   /* down: not tried before */
+    volatile apr_uint64_t hc_next;      /* the next health check is due */
+    volatile apr_uint64_t hc_last;      /* the last one ran */
+    volatile apr_uint64_t hc_checks, hc_failed;
+} revproxy_member_state;
+
+/* A group's: whose turn it is. */
+typedef struct revproxy_group_state {
+    volatile apr_uint32_t turn;         /* the round-robin turn */
+    volatile apr_uint32_t unused;
+} revproxy_group_state;
 
 /* Defaults and limits of RevProxyBackend's options. */
 #define REVPROXY_DEFAULT_RETRY         apr_time_from_sec(30)
@@ -47,7 +78,9 @@ typedef struct revproxy_member {
     const char *hostport;       /* the Host header: host[:port] */
     const char *base;           /* the URL's path without a trailing '/',
                                    prepended to backend:// paths; "" */
-    int slot;                   /* in the shared counters (post_config) */
+    int slot;                   /* in the scoreboard (post_config) */
+    revproxy_member_state *state;       /* in its slot (post_config); */
+    revproxy_score_member *counters;    /* NULL without shared memory */
 } revproxy_member;
 
 typedef struct revproxy_group {
@@ -70,7 +103,9 @@ typedef struct revproxy_group {
     int tls_verify_on;                      /* resolved: 0 or 1 */
     apr_interval_time_t hcheck;             /* 0: no health check */
     const char *hcheck_uri;                 /* default "/" */
-    int slot;                               /* in the shared counters */
+    int slot;                               /* as a member's */
+    revproxy_group_state *state;
+    revproxy_score_group *counters;
 } revproxy_group;
 
 /* The member a request ended up with, for the counters of its body. */
@@ -99,13 +134,22 @@ void revproxy_backend_resolve(revproxy_group *g, const revproxy_limits *lim,
  * the client (502, 504, 503 with Retry-After, 4xx from the client side);
  * every failure is logged here, naming the rule, the group and the
  * member. */
-int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
+int revproxy_backend_start(struct revproxy_exchange *x,
+                           const revproxy_group *g,
                            const struct revproxy_rule *rule,
                            revproxy_pick *pick);
 
+/* What a group's and a member's slots hold, for the scoreboard's keys
+ * (post_config): their size, how a new one starts (now: up since now). */
+void revproxy_backend_score_kinds(revproxy_score_keys *k, apr_time_t now);
+
+/* Point g and its members at their slots in sb (g->slot and the members'
+ * slots registered), or at nothing when sb is NULL. */
+void revproxy_backend_attach(revproxy_group *g, const revproxy_score *sb);
+
 /* child_init: the health-check thread of this child (it works only in the
  * child that owns the checks).  Needs the connection pool and the
- * scoreboard of this child in place. */
+ * scoreboard row of this child in place. */
 void revproxy_backend_child_init(apr_pool_t *pchild, server_rec *s);
 
 #ifdef __cplusplus

@@ -28,7 +28,8 @@
 #define REVPROXY_UPGRADE_ANY       2
 
 typedef struct revproxy_rule {
-    int id;                     /* index for counters */
+    struct revproxy_score_rule *counters;   /* in the scoreboard
+                                               (post_config), or NULL */
     const char *directive;      /* "RevProxyPass" / "RevProxyPassFullURL" */
     const char *pattern;
     const char *where;          /* "file:line", for log lines */
@@ -73,6 +74,10 @@ typedef struct revproxy_server_conf {
     int tls_verify_on;                      /* resolved: 0 or 1 */
     revproxy_limits lim;                    /* resolved: this server's own
                                                limits (check_config) */
+    struct revproxy_score *score;           /* post_config: the scoreboard,
+                                               NULL without shared memory */
+    const struct revproxy_status_index *status; /* post_config: what the
+                                               status page lists */
 } revproxy_server_conf;
 
 typedef struct revproxy_rewrite {

@@ -76,7 +76,10 @@ module AP_MODULE_DECLARE_DATA reproxy_filter_module;
 typedef struct reproxy_dir_conf {
     int allow;                      /* AllowReproxy: UNSET, 0, 1 */
     apr_array_header_t *preserve;   /* PreserveHeaders: const char * */
-    apr_array_header_t *allow_re;   /* ReproxyAllow: ap_regex_t * */
+    /* ReproxyAllow: one list (apr_array_header_t * of ap_regex_t *) per
+     * section that set one, outermost first; a URL must match an entry of
+     * every list.  A section's own directives fill its one list. */
+    apr_array_header_t *allow_lists;
     int max_redirects;              /* UNSET or 0..MAX_REDIRECTS_LIMIT */
     apr_array_header_t *forward;    /* ReproxyForwardHeaders; NULL: unset */
     apr_interval_time_t timeout;    /* UNSET or > 0 */
@@ -267,20 +270,27 @@ static void fail(reproxy_run *rr, const char *source, const char *why)
 /* ---------------------------------------------------------------------- */
 /* URLs: ReproxyAllow sees the normal form (revproxy_url.c) that is fetched */
 
+/* url must match one entry of every ReproxyAllow list set along the way
+ * (none set: any URL): an inner section or .htaccess can only narrow. */
 static int allowed(const reproxy_dir_conf *dc, const char *url)
 {
-    int i;
+    int i, j;
 
-    if (dc->allow_re == NULL || dc->allow_re->nelts == 0) {
-        return 1;
-    }
-    for (i = 0; i < dc->allow_re->nelts; i++) {
-        if (ap_regexec(APR_ARRAY_IDX(dc->allow_re, i, ap_regex_t *), url, 0,
-                       NULL, 0) == 0) {
-            return 1;
+    for (i = 0; dc->allow_lists && i < dc->allow_lists->nelts; i++) {
+        const apr_array_header_t *list =
+            APR_ARRAY_IDX(dc->allow_lists, i, const apr_array_header_t *);
+
+        for (j = 0; j < list->nelts; j++) {
+            if (ap_regexec(APR_ARRAY_IDX(list, j, ap_regex_t *), url, 0,
+                           NULL, 0) == 0) {
+                break;
+            }
+        }
+        if (j == list->nelts) {
+            return 0;
         }
     }
-    return 0;
+    return 1;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1087,8 +1097,38 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     return dc;
 }
 
+/* ReproxyAllow lists along the way: the outer ones, then the inner ones.
+ * add may be a merge of several sections itself (httpd merges the
+ * <Location>s of a request before it merges them into the rest), so this
+ * is concatenation, which gives the same lists in any grouping; a list
+ * already there (the same section merged twice) is not repeated. */
+static apr_array_header_t *merge_lists(apr_pool_t *p,
+                                       apr_array_header_t *base,
+                                       apr_array_header_t *add)
+{
+    apr_array_header_t *all;
+    int i, j;
+
+    if (base == NULL || add == NULL) {
+        return base ? base : add;
+    }
+    all = apr_array_copy(p, base);
+    for (i = 0; i < add->nelts; i++) {
+        void *list = APR_ARRAY_IDX(add, i, void *);
+        for (j = 0; j < base->nelts; j++) {
+            if (APR_ARRAY_IDX(base, j, void *) == list) {
+                break;
+            }
+        }
+        if (j == base->nelts) {
+            APR_ARRAY_PUSH(all, void *) = list;
+        }
+    }
+    return all;
+}
+
 /* An inner section inherits what it does not set; a list it sets
- * replaces the inherited one. */
+ * replaces the inherited one, except ReproxyAllow's, which add up. */
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     reproxy_dir_conf *base = basev, *add = addv;
@@ -1096,7 +1136,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
     dc->allow = add->allow != UNSET ? add->allow : base->allow;
     dc->preserve = add->preserve ? add->preserve : base->preserve;
-    dc->allow_re = add->allow_re ? add->allow_re : base->allow_re;
+    dc->allow_lists = merge_lists(p, base->allow_lists, add->allow_lists);
     dc->max_redirects = add->max_redirects != UNSET ? add->max_redirects
                                                     : base->max_redirects;
     dc->forward = add->forward ? add->forward : base->forward;
@@ -1162,15 +1202,21 @@ static const char *add_allow_re(cmd_parms *cmd, void *dv, const char *re)
 {
     reproxy_dir_conf *dc = dv;
     ap_regex_t *compiled = ap_pregcomp(cmd->pool, re, 0);
+    apr_array_header_t *list;
 
     if (compiled == NULL) {
         return apr_psprintf(cmd->pool, "%s: cannot compile regular "
                             "expression '%s'", cmd->cmd->name, re);
     }
-    if (dc->allow_re == NULL) {
-        dc->allow_re = apr_array_make(cmd->pool, 4, sizeof(ap_regex_t *));
+    /* The directives of one section form one list: any entry will do. */
+    if (dc->allow_lists == NULL) {
+        dc->allow_lists = apr_array_make(cmd->pool, 1,
+                                         sizeof(apr_array_header_t *));
+        APR_ARRAY_PUSH(dc->allow_lists, apr_array_header_t *) =
+            apr_array_make(cmd->pool, 4, sizeof(ap_regex_t *));
     }
-    *(ap_regex_t **)apr_array_push(dc->allow_re) = compiled;
+    list = APR_ARRAY_IDX(dc->allow_lists, 0, apr_array_header_t *);
+    APR_ARRAY_PUSH(list, ap_regex_t *) = compiled;
     return NULL;
 }
 

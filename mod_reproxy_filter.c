@@ -1303,17 +1303,6 @@ static const char *add_root(cmd_parms *cmd, void *dv, const char *arg)
         return apr_psprintf(cmd->pool, "%s: '%s' is not a directory",
                             cmd->cmd->name, arg);
     }
-    /* A .htaccess file may only open up its own tree. */
-    if (in_htaccess(cmd)) {
-        char *own = cmd->path ? realpath(cmd->path, NULL) : NULL;
-        int ok = own && (strcmp(root, own) == 0 || under_root(root, own));
-        free(own);
-        if (!ok) {
-            return apr_psprintf(cmd->pool, "%s: '%s' is not below the "
-                                "directory of this .htaccess file",
-                                cmd->cmd->name, arg);
-        }
-    }
     if (dc->roots == NULL) {
         dc->roots = apr_array_make(cmd->pool, 2, sizeof(const char *));
     }
@@ -1366,9 +1355,12 @@ static const command_rec reproxy_cmds[] = {
     AP_INIT_TAKE1("ReproxyTimeout", set_timeout, NULL, OR_FILEINFO,
                   "D: connect limit and limit for each wait, per fetch "
                   "(30s)"),
-    AP_INIT_TAKE1("ReproxyFileRoot", add_root, NULL, OR_FILEINFO,
+    /* Not in .htaccess (httpd refuses it there as it refuses what
+     * AllowOverride does not permit): it reaches into the file system
+     * past httpd's own access control, which is the admin's to grant. */
+    AP_INIT_TAKE1("ReproxyFileRoot", add_root, NULL, ACCESS_CONF | RSRC_CONF,
                   "DIR: X-Reproxy-File may serve files below DIR "
-                  "(repeatable)"),
+                  "(repeatable; not in .htaccess)"),
     { NULL }
 };
 

@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
@@ -734,6 +736,74 @@ static int opened_as(apr_file_t *fd, const char *path)
 #endif
 }
 
+/* A descriptor handed to APR by apr_os_file_put has no cleanup of its
+ * own: close it with the request, unless it was closed already. */
+static apr_status_t close_file(void *data)
+{
+    apr_file_t *fd = data;
+    apr_os_file_t os;
+
+    if (apr_os_file_get(&os, fd) == APR_SUCCESS && os >= 0) {
+        return apr_file_close(fd);
+    }
+    return APR_SUCCESS;
+}
+
+/* Open path for reading, a regular file only, without ever blocking: a
+ * FIFO swapped in for the file after any check by path would hold open(2)
+ * until some writer came, and the worker with it.  With O_NONBLOCK open
+ * returns at once whatever the path is; the descriptor itself is then
+ * examined, so what is served is what was checked.  Returns why it
+ * failed, or NULL with *out open in blocking mode again (sendfile, reads)
+ * and *finfo describing it. */
+static const char *open_regular(request_rec *r, const char *path,
+                                apr_int32_t flags, apr_file_t **out,
+                                apr_finfo_t *finfo)
+{
+    apr_os_file_t os;
+    apr_status_t rv;
+    struct stat st;
+    int fl;
+    char buf[120];
+
+    *out = NULL;
+    os = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (os < 0) {
+        rv = errno;
+        return apr_psprintf(r->pool, "cannot open it (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    if (fstat(os, &st) != 0) {
+        rv = errno;
+        close(os);
+        return apr_psprintf(r->pool, "cannot examine it (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(os);
+        return "not a regular file";
+    }
+    if ((fl = fcntl(os, F_GETFL)) == -1
+        || fcntl(os, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+        rv = errno;
+        close(os);
+        return apr_psprintf(r->pool, "cannot make it blocking (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    apr_os_file_put(out, &os, flags, r->pool);
+    apr_pool_cleanup_register(r->pool, *out, close_file,
+                              apr_pool_cleanup_null);
+    rv = apr_file_info_get(finfo, APR_FINFO_NORM, *out);
+    if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+        apr_file_close(*out);
+        *out = NULL;
+        return apr_psprintf(r->pool, "cannot examine it (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    finfo->fname = path;
+    return NULL;
+}
+
 /* Try X-Reproxy-File: serve it as the default handler would (sendfile,
  * conditionals; Range by the BYTERANGE filter downstream). */
 static int try_file(reproxy_run *rr)
@@ -746,7 +816,6 @@ static int try_file(reproxy_run *rr)
     char *resolved, *real = NULL;
     apr_file_t *fd = NULL;
     apr_finfo_t finfo;
-    apr_status_t rv;
     int i, cond;
 
     /* Step One: the real path, below a ReproxyFileRoot. */
@@ -777,32 +846,14 @@ static int try_file(reproxy_run *rr)
         }
     }
 
-    /* Step Two: open it; a regular file only (checked before opening too:
-     * opening a FIFO would block). */
+    /* Step Two: open it, a regular file only, never blocking. */
     if (why == NULL) {
-        rv = apr_stat(&finfo, real, APR_FINFO_TYPE, r->pool);
-        if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
-            why = "not a regular file";
-        }
-    }
-    if (why == NULL) {
-        rv = apr_file_open(&fd, real, APR_FOPEN_READ | APR_FOPEN_BINARY
+        why = open_regular(r, real, APR_FOPEN_READ | APR_FOPEN_BINARY
 #if APR_HAS_SENDFILE
                            | AP_SENDFILE_ENABLED(core->enable_sendfile)
 #endif
-                           , 0, r->pool);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_info_get(&finfo, APR_FINFO_NORM, fd);
-        }
-        if (rv != APR_SUCCESS) {
-            char buf[120];
-            why = apr_psprintf(r->pool, "cannot open it (%s)",
-                               apr_strerror(rv, buf, sizeof(buf)));
-        }
-        else if (finfo.filetype != APR_REG) {
-            why = "not a regular file";
-        }
-        else if (!opened_as(fd, real)) {
+                           , &fd, &finfo);
+        if (why == NULL && !opened_as(fd, real)) {
             why = "it was replaced while being opened";
         }
     }

@@ -20,6 +20,12 @@
  * mod_revproxy's client (mod_revproxy.h), files are served as httpd's
  * default handler would serve them.
  *
+ * Every fetch carries X-Reproxy-Fetch with a random token of this
+ * generation: a fetch that reaches this server again (any virtual host)
+ * is recognised by it, gets no X-Proxy-Capabilities, and its answer's
+ * X-Reproxy-* fields are dropped, so a URL pointing back here costs one
+ * fetch instead of nesting.  Clients never get to send the field.
+ *
  * This file is httpd glue only: configuration, hooks and the filter.
  */
 
@@ -35,6 +41,7 @@
 #include "apr_lib.h"
 #include "apr_optional.h"
 #include "apr_portable.h"
+#include "apr_general.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -60,12 +67,14 @@ module AP_MODULE_DECLARE_DATA reproxy_filter_module;
 #define H_URL             "X-Reproxy-Url"
 #define H_FILE            "X-Reproxy-File"
 #define H_EXPECTED        "X-Reproxy-Expected-Size"
+#define H_FETCH           "X-Reproxy-Fetch"
 #define RESERVED_PREFIX   "X-Reproxy-"
 
 #define MAX_URLS              16
 #define MAX_REDIRECTS_LIMIT   20
 #define REPROXY_REDIRECTS_DFLT 5
 #define REPROXY_TIMEOUT_DFLT   apr_time_from_sec(30)
+#define MARKER_BYTES           16
 
 #define UNSET (-1)
 
@@ -97,7 +106,8 @@ static const char *const default_forward[] = {
  * that describe the client's connection or message rather than the
  * resource. */
 static const char *const never_forward[] = {
-    "Cookie", "Authorization", "Proxy-Authorization", CAPABILITIES, "Host",
+    "Cookie", "Authorization", "Proxy-Authorization", CAPABILITIES, H_FETCH,
+    "Host",
     "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
     "Proxy-Connection", "TE", "Trailer", "Upgrade", "Expect", NULL
 };
@@ -119,6 +129,17 @@ static int fetch_ready;
 static const char *allow_on_at;
 
 static ap_filter_rec_t *reproxy_filter_handle;
+static ap_filter_rec_t *strip_filter_handle;
+
+/* This generation's loop marker, in hex (post_config); the parent makes
+ * it before the children start, so all of them send and know the same. */
+static char fetch_marker[2 * MARKER_BYTES + 1];
+
+/* Per request (r->request_config) when the request is one of our own
+ * fetches. */
+typedef struct reproxy_req {
+    int own_fetch;
+} reproxy_req;
 
 /* The filter's state. */
 #define ST_DECIDE 0                 /* first brigade not seen yet */
@@ -934,6 +955,8 @@ static void forward_fields(reproxy_run *rr)
         }
         apr_table_do(copy_field, rr->fwd, r->headers_in, name, NULL);
     }
+    /* The loop marker: this server, reached again, knows the fetch. */
+    apr_table_setn(rr->fwd, H_FETCH, fetch_marker);
     rr->fwd_conditional = apr_table_get(rr->fwd, "If-None-Match") != NULL
                        || apr_table_get(rr->fwd, "If-Modified-Since") != NULL;
     rr->fwd_range = apr_table_get(rr->fwd, "Range") != NULL;
@@ -1036,9 +1059,10 @@ static apr_status_t reproxy_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return rv;
 }
 
-/* Error responses (ap_die) skip the content filters: they only need the
- * X-Reproxy-* fields removed. */
-static apr_status_t reproxy_error_filter(ap_filter_t *f,
+/* Only the X-Reproxy-* fields removed: for error responses (ap_die skips
+ * the content filters), and for the answers to our own fetches, which are
+ * never reproxied. */
+static apr_status_t reproxy_strip_filter(ap_filter_t *f,
                                          apr_bucket_brigade *bb)
 {
     strip_reserved(f->r->headers_out);
@@ -1055,36 +1079,93 @@ static reproxy_dir_conf *dir_conf(request_rec *r)
     return ap_get_module_config(r->per_dir_config, &reproxy_filter_module);
 }
 
-/* A client cannot claim capabilities for us. */
+/* Whether value is this generation's marker; the time taken does not
+ * depend on where a guess goes wrong (apr_crypto_equals would need
+ * APU_HAVE_CRYPTO). */
+static int is_marker(const char *value)
+{
+    unsigned char diff = 0;
+    apr_size_t i;
+
+    if (strlen(value) != sizeof(fetch_marker) - 1) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(fetch_marker) - 1; i++) {
+        diff |= (unsigned char)(value[i] ^ fetch_marker[i]);
+    }
+    return diff == 0;
+}
+
+/* Whether r is one of our own fetches, also after an internal redirect
+ * (the marker was noted on the request as it was read). */
+static int own_fetch(request_rec *r)
+{
+    reproxy_req *rq;
+
+    for (;;) {
+        if (r->main) {
+            r = r->main;
+        }
+        else if (r->prev) {
+            r = r->prev;
+        }
+        else {
+            break;
+        }
+    }
+    rq = ap_get_module_config(r->request_config, &reproxy_filter_module);
+    return rq && rq->own_fetch;
+}
+
+/* A client can claim neither capabilities nor to be one of our fetches:
+ * both fields go, after the marker was noted.  Nothing behind this
+ * server ever sees the marker either. */
 static int reproxy_post_read_request(request_rec *r)
 {
+    const char *marker = apr_table_get(r->headers_in, H_FETCH);
+
+    if (marker) {
+        if (is_marker(marker)) {
+            reproxy_req *rq = apr_pcalloc(r->pool, sizeof(*rq));
+            rq->own_fetch = 1;
+            ap_set_module_config(r->request_config, &reproxy_filter_module,
+                                 rq);
+        }
+        apr_table_unset(r->headers_in, H_FETCH);
+    }
     apr_table_unset(r->headers_in, CAPABILITIES);
     return DECLINED;
 }
 
 /* Once the per-directory configuration is known (after an internal
- * redirect too), tell the handler, whatever it is, what we can do. */
+ * redirect too), tell the handler, whatever it is, what we can do.  Not
+ * on our own fetches: what they get is never reproxied. */
 static int reproxy_header_parser(request_rec *r)
 {
     apr_table_unset(r->headers_in, CAPABILITIES);
-    if (dir_conf(r)->allow == 1 && fetch_ready) {
+    if (dir_conf(r)->allow == 1 && fetch_ready && !own_fetch(r)) {
         apr_table_setn(r->headers_in, CAPABILITIES, CAPABILITY_VALUE);
     }
     return DECLINED;
 }
 
+/* Where reproxying is On, the answer to one of our own fetches only loses
+ * its X-Reproxy-* fields: following them would nest one fetch in another
+ * for as long as the URLs lead back here. */
 static void reproxy_insert_filter(request_rec *r)
 {
     if (r->main == NULL && dir_conf(r)->allow == 1) {
-        ap_add_output_filter_handle(reproxy_filter_handle, NULL, r,
-                                    r->connection);
+        ap_add_output_filter_handle(own_fetch(r) ? strip_filter_handle
+                                                 : reproxy_filter_handle,
+                                    NULL, r, r->connection);
     }
 }
 
 static void reproxy_insert_error_filter(request_rec *r)
 {
     if (r->main == NULL && dir_conf(r)->allow == 1) {
-        ap_add_output_filter(FILTER_NAME "_ERROR", NULL, r, r->connection);
+        ap_add_output_filter_handle(strip_filter_handle, NULL, r,
+                                    r->connection);
     }
 }
 
@@ -1131,6 +1212,27 @@ static int reproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                      allow_on_at);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    return OK;
+}
+
+/* A new loop marker for each generation, made in the parent: every child
+ * of the generation sends and recognises the same one. */
+static int reproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    unsigned char raw[MARKER_BYTES];
+    apr_status_t rv;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    rv = apr_generate_random_bytes(raw, sizeof(raw));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, REPROXYLOGNO(0600)
+                     "cannot make the random marker of reproxy fetches");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_bin2hex(raw, sizeof(raw), fetch_marker);
     return OK;
 }
 
@@ -1372,8 +1474,10 @@ static void reproxy_register_hooks(apr_pool_t *p)
                                                       reproxy_out_filter,
                                                       NULL,
                                                       AP_FTYPE_CONTENT_SET);
-    ap_register_output_filter(FILTER_NAME "_ERROR", reproxy_error_filter,
-                              NULL, AP_FTYPE_CONTENT_SET);
+    strip_filter_handle = ap_register_output_filter(FILTER_NAME "_STRIP",
+                                                    reproxy_strip_filter,
+                                                    NULL,
+                                                    AP_FTYPE_CONTENT_SET);
     ap_hook_post_read_request(reproxy_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(reproxy_header_parser, NULL, NULL,
@@ -1384,6 +1488,7 @@ static void reproxy_register_hooks(apr_pool_t *p)
                                 NULL, APR_HOOK_LAST);
     ap_hook_pre_config(reproxy_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(reproxy_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(reproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(reproxy_optional_fn_retrieve, NULL, NULL,
                                  APR_HOOK_MIDDLE);
 }

@@ -44,6 +44,7 @@ my @bad = (
     ['ReproxyForwardHeaders Range Cookie',      qr/ReproxyForwardHeaders: Cookie/],
     ['ReproxyForwardHeaders Authorization',     qr/ReproxyForwardHeaders: Authorization/],
     ['ReproxyForwardHeaders X-Proxy-Capabilities', qr/ReproxyForwardHeaders/],
+    ['ReproxyForwardHeaders X-Reproxy-Fetch',   qr/ReproxyForwardHeaders: X-Reproxy-Fetch/],
     ['ReproxyForwardHeaders Range none',        qr/ReproxyForwardHeaders/],
     ['PreserveHeaders Content-Length',          qr/PreserveHeaders: Content-Length/],
     ['PreserveHeaders X-Reproxy-Url',           qr/PreserveHeaders/],

@@ -76,6 +76,10 @@ module AP_MODULE_DECLARE_DATA reproxy_filter_module;
 #define REPROXY_TIMEOUT_DFLT   apr_time_from_sec(30)
 #define MARKER_BYTES           16
 
+/* mod_headers' output filter: Header set/add/append/unset/edit, "always"
+ * or not, applied to the head as it passes. */
+#define HEADERS_FILTER_NAME    "FIXUP_HEADERS_OUT"
+
 #define UNSET (-1)
 
 #if AP_MODULE_MAGIC_AT_LEAST(20120211, 132)
@@ -131,6 +135,9 @@ static const char *allow_on_at;
 static ap_filter_rec_t *reproxy_filter_handle;
 static ap_filter_rec_t *strip_filter_handle;
 
+/* mod_headers' output filter, NULL when it is not loaded (post_config). */
+static ap_filter_rec_t *headers_filter_handle;
+
 /* This generation's loop marker, in hex (post_config); the parent makes
  * it before the children start, so all of them send and know the same. */
 static char fetch_marker[2 * MARKER_BYTES + 1];
@@ -147,6 +154,12 @@ typedef struct reproxy_req {
 
 typedef struct reproxy_ctx {
     int state;
+    /* The head as it was when the handler was about to run: what other
+     * modules set there for every response, which the reproxied answer
+     * keeps.  NULL: empty. */
+    apr_table_t *before_out;
+    apr_table_t *before_err;
+    int headers_filter;             /* mod_headers' filter is in the chain */
 } reproxy_ctx;
 
 /* Per-request state of one reproxy run. */
@@ -356,11 +369,30 @@ static void keep_preserved(reproxy_run *rr)
     }
 }
 
-/* The original response is gone: start an empty head. */
-static void reset_head(request_rec *r, int status)
+static int copy_field(void *rec, const char *key, const char *value)
 {
+    apr_table_addn((apr_table_t *)rec, key, value);
+    return 1;
+}
+
+/* The original response is gone: start a head with what other modules
+ * had set before the handler ran (as httpd keeps err_headers_out when an
+ * error replaces a response) and nothing of the original's own. */
+static void reset_head(reproxy_run *rr, int status)
+{
+    request_rec *r = rr->r;
+    reproxy_ctx *ctx = rr->f->ctx;
+
     apr_table_clear(r->headers_out);
     apr_table_clear(r->err_headers_out);
+    if (ctx->before_out) {
+        apr_table_do(copy_field, r->headers_out, ctx->before_out, NULL);
+        strip_reserved(r->headers_out);
+    }
+    if (ctx->before_err) {
+        apr_table_do(copy_field, r->err_headers_out, ctx->before_err, NULL);
+        strip_reserved(r->err_headers_out);
+    }
     r->content_type = NULL;
     r->content_encoding = NULL;
     r->content_languages = NULL;
@@ -397,7 +429,17 @@ static void apply_preserved(reproxy_run *rr)
     apr_table_do(put_preserved, rr->r, rr->keep, NULL);
 }
 
-/* A fetched answer's head becomes ours. */
+/* The fields of a source that never reach the client: its X-Reproxy-*
+ * (a reproxied answer is not followed) and its cookies, which would be
+ * set under the application's origin by a storage server. */
+static int source_only(const char *name)
+{
+    return is_reserved(name) || strcasecmp(name, "Set-Cookie") == 0
+           || strcasecmp(name, "Set-Cookie2") == 0;
+}
+
+/* A fetched answer's head becomes ours: its fields replace those of the
+ * same name set before the handler, then PreserveHeaders replace its. */
 static void set_head(reproxy_run *rr, int status, apr_table_t *h)
 {
     request_rec *r = rr->r;
@@ -405,10 +447,15 @@ static void set_head(reproxy_run *rr, int status, apr_table_t *h)
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     int i;
 
-    reset_head(r, status);
+    reset_head(rr, status);
     for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key == NULL || is_reserved(e[i].key)) {
-            continue;           /* a reproxied answer is not followed */
+        if (e[i].key && !source_only(e[i].key)) {
+            apr_table_unset(r->headers_out, e[i].key);
+        }
+    }
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key == NULL || source_only(e[i].key)) {
+            continue;
         }
         if (strcasecmp(e[i].key, "Content-Type") == 0) {
             set_type(r, e[i].val, 0);
@@ -418,6 +465,24 @@ static void set_head(reproxy_run *rr, int status, apr_table_t *h)
         }
     }
     apply_preserved(rr);
+}
+
+/* The head that goes out is ours now.  mod_headers applied the admin's
+ * Header directives to the original's head (its filter runs before ours,
+ * so that "Header set X-Reproxy-Url" can ask for reproxying), and that
+ * head is gone: its filter goes in again after ours to apply them to this
+ * one, as to any other response, followed by ours that removes whatever
+ * X-Reproxy-* field they set again. */
+static void admin_fields_again(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    reproxy_ctx *ctx = rr->f->ctx;
+
+    if (ctx->headers_filter && headers_filter_handle) {
+        ap_add_output_filter_handle(headers_filter_handle, NULL, r,
+                                    r->connection);
+    }
+    ap_add_output_filter_handle(strip_filter_handle, NULL, r, r->connection);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -443,24 +508,20 @@ static void ensure_sink(ap_filter_t *f)
     ap_add_output_filter_handle(reproxy_filter_handle, ctx, r, r->connection);
 }
 
-/* An error response through httpd's error path (ErrorDocument and all):
- * an error bucket, then EOS. */
+/* An error response through httpd's error path (ErrorDocument and all).
+ * ap_die() directly, as httpd's header filter would for an error bucket:
+ * that filter first folds err_headers_out into the response it then
+ * abandons, which would lose the fields other modules set for every
+ * response (they are in err_headers_out again after reset_head). */
 static apr_status_t send_error(reproxy_run *rr, int status)
 {
     request_rec *r = rr->r;
-    conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = rr->bb;
-    apr_status_t rv;
 
-    apr_brigade_cleanup(bb);
-    reset_head(r, HTTP_OK);
-    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(status, NULL, r->pool,
-                                                      c->bucket_alloc));
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
-    rv = ap_pass_brigade(rr->f->next, bb);
-    apr_brigade_cleanup(bb);
+    apr_brigade_cleanup(rr->bb);
+    reset_head(rr, HTTP_OK);
+    ap_die(status, r);
     ensure_sink(rr->f);
-    return rv == APR_SUCCESS ? AP_FILTER_ERROR : rv;
+    return AP_FILTER_ERROR;
 }
 
 /* The source failed after the head went out: an error bucket before EOS
@@ -682,6 +743,7 @@ static int try_url(reproxy_run *rr, const char *text)
 
         /* Step Six: our response is this one; stream it. */
         set_head(rr, status, h);
+        admin_fields_again(rr);
         if (rr->failures->nelts) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0203)
                           "reproxy served by %s after failed sources:%s",
@@ -888,7 +950,7 @@ static int try_file(reproxy_run *rr)
     (void)core;
 
     /* Step Three: the head, as the default handler makes it. */
-    reset_head(r, HTTP_OK);
+    reset_head(rr, HTTP_OK);
     r->filename = real;
     r->finfo = finfo;
     file_type(r, real);
@@ -911,6 +973,7 @@ static int try_file(reproxy_run *rr)
         apr_file_close(fd);
         if (cond == HTTP_NOT_MODIFIED) {
             r->status = HTTP_NOT_MODIFIED;
+            admin_fields_again(rr);
             APR_BRIGADE_INSERT_TAIL(rr->bb, apr_bucket_eos_create(
                                                 c->bucket_alloc));
             ap_pass_brigade(rr->f->next, rr->bb);
@@ -920,6 +983,7 @@ static int try_file(reproxy_run *rr)
         send_error(rr, cond);
         return SRC_DONE;
     }
+    admin_fields_again(rr);
     if (finfo.size > 0) {
         apr_brigade_insert_file(rr->bb, fd, 0, finfo.size, r->pool);
     }
@@ -931,12 +995,6 @@ static int try_file(reproxy_run *rr)
 
 /* ---------------------------------------------------------------------- */
 /* The filter                                                              */
-
-static int copy_field(void *rec, const char *key, const char *value)
-{
-    apr_table_addn((apr_table_t *)rec, key, value);
-    return 1;
-}
 
 /* The client's fields named by ReproxyForwardHeaders. */
 static void forward_fields(reproxy_run *rr)
@@ -1154,11 +1212,35 @@ static int reproxy_header_parser(request_rec *r)
  * for as long as the URLs lead back here. */
 static void reproxy_insert_filter(request_rec *r)
 {
-    if (r->main == NULL && dir_conf(r)->allow == 1) {
-        ap_add_output_filter_handle(own_fetch(r) ? strip_filter_handle
-                                                 : reproxy_filter_handle,
-                                    NULL, r, r->connection);
+    reproxy_ctx *ctx;
+    ap_filter_t *f;
+
+    if (r->main || dir_conf(r)->allow != 1) {
+        return;
     }
+    if (own_fetch(r)) {
+        ap_add_output_filter_handle(strip_filter_handle, NULL, r,
+                                    r->connection);
+        return;
+    }
+    /* The handler is about to run: what the head holds now was set by
+     * other modules for every response, not by the origin. */
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->state = ST_DECIDE;
+    if (!apr_is_empty_table(r->headers_out)) {
+        ctx->before_out = apr_table_copy(r->pool, r->headers_out);
+    }
+    if (!apr_is_empty_table(r->err_headers_out)) {
+        ctx->before_err = apr_table_copy(r->pool, r->err_headers_out);
+    }
+    for (f = r->output_filters; f && headers_filter_handle; f = f->next) {
+        if (f->frec == headers_filter_handle) {
+            ctx->headers_filter = 1;
+            break;
+        }
+    }
+    ap_add_output_filter_handle(reproxy_filter_handle, ctx, r,
+                                r->connection);
 }
 
 static void reproxy_insert_error_filter(request_rec *r)
@@ -1233,6 +1315,8 @@ static int reproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ap_bin2hex(raw, sizeof(raw), fetch_marker);
+
+    headers_filter_handle = ap_get_output_filter_handle(HEADERS_FILTER_NAME);
     return OK;
 }
 
@@ -1466,7 +1550,8 @@ static const char *add_root(cmd_parms *cmd, void *dv, const char *arg)
 static void reproxy_register_hooks(apr_pool_t *p)
 {
     /* After mod_headers has put its filter in: "Header set X-Reproxy-Url"
-     * on a static file must be seen by ours. */
+     * on a static file must be seen by ours, and ours notes whether it is
+     * there, to put it in again for a reproxied head. */
     static const char *const after_headers[] = { "mod_headers.c", NULL };
 
     (void)p;

@@ -20,6 +20,12 @@
  * mod_revproxy's client (mod_revproxy.h), files are served as httpd's
  * default handler would serve them.
  *
+ * Every fetch carries X-Reproxy-Fetch with a random token of this
+ * generation: a fetch that reaches this server again (any virtual host)
+ * is recognised by it, gets no X-Proxy-Capabilities, and its answer's
+ * X-Reproxy-* fields are dropped, so a URL pointing back here costs one
+ * fetch instead of nesting.  Clients never get to send the field.
+ *
  * This file is httpd glue only: configuration, hooks and the filter.
  */
 
@@ -28,11 +34,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_optional.h"
 #include "apr_portable.h"
+#include "apr_general.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -58,12 +67,18 @@ module AP_MODULE_DECLARE_DATA reproxy_filter_module;
 #define H_URL             "X-Reproxy-Url"
 #define H_FILE            "X-Reproxy-File"
 #define H_EXPECTED        "X-Reproxy-Expected-Size"
+#define H_FETCH           "X-Reproxy-Fetch"
 #define RESERVED_PREFIX   "X-Reproxy-"
 
 #define MAX_URLS              16
 #define MAX_REDIRECTS_LIMIT   20
 #define REPROXY_REDIRECTS_DFLT 5
 #define REPROXY_TIMEOUT_DFLT   apr_time_from_sec(30)
+#define MARKER_BYTES           16
+
+/* mod_headers' output filter: Header set/add/append/unset/edit, "always"
+ * or not, applied to the head as it passes. */
+#define HEADERS_FILTER_NAME    "FIXUP_HEADERS_OUT"
 
 #define UNSET (-1)
 
@@ -76,7 +91,10 @@ module AP_MODULE_DECLARE_DATA reproxy_filter_module;
 typedef struct reproxy_dir_conf {
     int allow;                      /* AllowReproxy: UNSET, 0, 1 */
     apr_array_header_t *preserve;   /* PreserveHeaders: const char * */
-    apr_array_header_t *allow_re;   /* ReproxyAllow: ap_regex_t * */
+    /* ReproxyAllow: one list (apr_array_header_t * of ap_regex_t *) per
+     * section that set one, outermost first; a URL must match an entry of
+     * every list.  A section's own directives fill its one list. */
+    apr_array_header_t *allow_lists;
     int max_redirects;              /* UNSET or 0..MAX_REDIRECTS_LIMIT */
     apr_array_header_t *forward;    /* ReproxyForwardHeaders; NULL: unset */
     apr_interval_time_t timeout;    /* UNSET or > 0 */
@@ -92,7 +110,8 @@ static const char *const default_forward[] = {
  * that describe the client's connection or message rather than the
  * resource. */
 static const char *const never_forward[] = {
-    "Cookie", "Authorization", "Proxy-Authorization", CAPABILITIES, "Host",
+    "Cookie", "Authorization", "Proxy-Authorization", CAPABILITIES, H_FETCH,
+    "Host",
     "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
     "Proxy-Connection", "TE", "Trailer", "Upgrade", "Expect", NULL
 };
@@ -114,6 +133,20 @@ static int fetch_ready;
 static const char *allow_on_at;
 
 static ap_filter_rec_t *reproxy_filter_handle;
+static ap_filter_rec_t *strip_filter_handle;
+
+/* mod_headers' output filter, NULL when it is not loaded (post_config). */
+static ap_filter_rec_t *headers_filter_handle;
+
+/* This generation's loop marker, in hex (post_config); the parent makes
+ * it before the children start, so all of them send and know the same. */
+static char fetch_marker[2 * MARKER_BYTES + 1];
+
+/* Per request (r->request_config) when the request is one of our own
+ * fetches. */
+typedef struct reproxy_req {
+    int own_fetch;
+} reproxy_req;
 
 /* The filter's state. */
 #define ST_DECIDE 0                 /* first brigade not seen yet */
@@ -121,6 +154,12 @@ static ap_filter_rec_t *reproxy_filter_handle;
 
 typedef struct reproxy_ctx {
     int state;
+    /* The head as it was when the handler was about to run: what other
+     * modules set there for every response, which the reproxied answer
+     * keeps.  NULL: empty. */
+    apr_table_t *before_out;
+    apr_table_t *before_err;
+    int headers_filter;             /* mod_headers' filter is in the chain */
 } reproxy_ctx;
 
 /* Per-request state of one reproxy run. */
@@ -267,20 +306,27 @@ static void fail(reproxy_run *rr, const char *source, const char *why)
 /* ---------------------------------------------------------------------- */
 /* URLs: ReproxyAllow sees the normal form (revproxy_url.c) that is fetched */
 
+/* url must match one entry of every ReproxyAllow list set along the way
+ * (none set: any URL): an inner section or .htaccess can only narrow. */
 static int allowed(const reproxy_dir_conf *dc, const char *url)
 {
-    int i;
+    int i, j;
 
-    if (dc->allow_re == NULL || dc->allow_re->nelts == 0) {
-        return 1;
-    }
-    for (i = 0; i < dc->allow_re->nelts; i++) {
-        if (ap_regexec(APR_ARRAY_IDX(dc->allow_re, i, ap_regex_t *), url, 0,
-                       NULL, 0) == 0) {
-            return 1;
+    for (i = 0; dc->allow_lists && i < dc->allow_lists->nelts; i++) {
+        const apr_array_header_t *list =
+            APR_ARRAY_IDX(dc->allow_lists, i, const apr_array_header_t *);
+
+        for (j = 0; j < list->nelts; j++) {
+            if (ap_regexec(APR_ARRAY_IDX(list, j, ap_regex_t *), url, 0,
+                           NULL, 0) == 0) {
+                break;
+            }
+        }
+        if (j == list->nelts) {
+            return 0;
         }
     }
-    return 0;
+    return 1;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -323,11 +369,30 @@ static void keep_preserved(reproxy_run *rr)
     }
 }
 
-/* The original response is gone: start an empty head. */
-static void reset_head(request_rec *r, int status)
+static int copy_field(void *rec, const char *key, const char *value)
 {
+    apr_table_addn((apr_table_t *)rec, key, value);
+    return 1;
+}
+
+/* The original response is gone: start a head with what other modules
+ * had set before the handler ran (as httpd keeps err_headers_out when an
+ * error replaces a response) and nothing of the original's own. */
+static void reset_head(reproxy_run *rr, int status)
+{
+    request_rec *r = rr->r;
+    reproxy_ctx *ctx = rr->f->ctx;
+
     apr_table_clear(r->headers_out);
     apr_table_clear(r->err_headers_out);
+    if (ctx->before_out) {
+        apr_table_do(copy_field, r->headers_out, ctx->before_out, NULL);
+        strip_reserved(r->headers_out);
+    }
+    if (ctx->before_err) {
+        apr_table_do(copy_field, r->err_headers_out, ctx->before_err, NULL);
+        strip_reserved(r->err_headers_out);
+    }
     r->content_type = NULL;
     r->content_encoding = NULL;
     r->content_languages = NULL;
@@ -364,7 +429,17 @@ static void apply_preserved(reproxy_run *rr)
     apr_table_do(put_preserved, rr->r, rr->keep, NULL);
 }
 
-/* A fetched answer's head becomes ours. */
+/* The fields of a source that never reach the client: its X-Reproxy-*
+ * (a reproxied answer is not followed) and its cookies, which would be
+ * set under the application's origin by a storage server. */
+static int source_only(const char *name)
+{
+    return is_reserved(name) || strcasecmp(name, "Set-Cookie") == 0
+           || strcasecmp(name, "Set-Cookie2") == 0;
+}
+
+/* A fetched answer's head becomes ours: its fields replace those of the
+ * same name set before the handler, then PreserveHeaders replace its. */
 static void set_head(reproxy_run *rr, int status, apr_table_t *h)
 {
     request_rec *r = rr->r;
@@ -372,10 +447,15 @@ static void set_head(reproxy_run *rr, int status, apr_table_t *h)
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     int i;
 
-    reset_head(r, status);
+    reset_head(rr, status);
     for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key == NULL || is_reserved(e[i].key)) {
-            continue;           /* a reproxied answer is not followed */
+        if (e[i].key && !source_only(e[i].key)) {
+            apr_table_unset(r->headers_out, e[i].key);
+        }
+    }
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key == NULL || source_only(e[i].key)) {
+            continue;
         }
         if (strcasecmp(e[i].key, "Content-Type") == 0) {
             set_type(r, e[i].val, 0);
@@ -385,6 +465,24 @@ static void set_head(reproxy_run *rr, int status, apr_table_t *h)
         }
     }
     apply_preserved(rr);
+}
+
+/* The head that goes out is ours now.  mod_headers applied the admin's
+ * Header directives to the original's head (its filter runs before ours,
+ * so that "Header set X-Reproxy-Url" can ask for reproxying), and that
+ * head is gone: its filter goes in again after ours to apply them to this
+ * one, as to any other response, followed by ours that removes whatever
+ * X-Reproxy-* field they set again. */
+static void admin_fields_again(reproxy_run *rr)
+{
+    request_rec *r = rr->r;
+    reproxy_ctx *ctx = rr->f->ctx;
+
+    if (ctx->headers_filter && headers_filter_handle) {
+        ap_add_output_filter_handle(headers_filter_handle, NULL, r,
+                                    r->connection);
+    }
+    ap_add_output_filter_handle(strip_filter_handle, NULL, r, r->connection);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -410,24 +508,20 @@ static void ensure_sink(ap_filter_t *f)
     ap_add_output_filter_handle(reproxy_filter_handle, ctx, r, r->connection);
 }
 
-/* An error response through httpd's error path (ErrorDocument and all):
- * an error bucket, then EOS. */
+/* An error response through httpd's error path (ErrorDocument and all).
+ * ap_die() directly, as httpd's header filter would for an error bucket:
+ * that filter first folds err_headers_out into the response it then
+ * abandons, which would lose the fields other modules set for every
+ * response (they are in err_headers_out again after reset_head). */
 static apr_status_t send_error(reproxy_run *rr, int status)
 {
     request_rec *r = rr->r;
-    conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = rr->bb;
-    apr_status_t rv;
 
-    apr_brigade_cleanup(bb);
-    reset_head(r, HTTP_OK);
-    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(status, NULL, r->pool,
-                                                      c->bucket_alloc));
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
-    rv = ap_pass_brigade(rr->f->next, bb);
-    apr_brigade_cleanup(bb);
+    apr_brigade_cleanup(rr->bb);
+    reset_head(rr, HTTP_OK);
+    ap_die(status, r);
     ensure_sink(rr->f);
-    return rv == APR_SUCCESS ? AP_FILTER_ERROR : rv;
+    return AP_FILTER_ERROR;
 }
 
 /* The source failed after the head went out: an error bucket before EOS
@@ -649,6 +743,7 @@ static int try_url(reproxy_run *rr, const char *text)
 
         /* Step Six: our response is this one; stream it. */
         set_head(rr, status, h);
+        admin_fields_again(rr);
         if (rr->failures->nelts) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0203)
                           "reproxy served by %s after failed sources:%s",
@@ -724,6 +819,74 @@ static int opened_as(apr_file_t *fd, const char *path)
 #endif
 }
 
+/* A descriptor handed to APR by apr_os_file_put has no cleanup of its
+ * own: close it with the request, unless it was closed already. */
+static apr_status_t close_file(void *data)
+{
+    apr_file_t *fd = data;
+    apr_os_file_t os;
+
+    if (apr_os_file_get(&os, fd) == APR_SUCCESS && os >= 0) {
+        return apr_file_close(fd);
+    }
+    return APR_SUCCESS;
+}
+
+/* Open path for reading, a regular file only, without ever blocking: a
+ * FIFO swapped in for the file after any check by path would hold open(2)
+ * until some writer came, and the worker with it.  With O_NONBLOCK open
+ * returns at once whatever the path is; the descriptor itself is then
+ * examined, so what is served is what was checked.  Returns why it
+ * failed, or NULL with *out open in blocking mode again (sendfile, reads)
+ * and *finfo describing it. */
+static const char *open_regular(request_rec *r, const char *path,
+                                apr_int32_t flags, apr_file_t **out,
+                                apr_finfo_t *finfo)
+{
+    apr_os_file_t os;
+    apr_status_t rv;
+    struct stat st;
+    int fl;
+    char buf[120];
+
+    *out = NULL;
+    os = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (os < 0) {
+        rv = errno;
+        return apr_psprintf(r->pool, "cannot open it (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    if (fstat(os, &st) != 0) {
+        rv = errno;
+        close(os);
+        return apr_psprintf(r->pool, "cannot examine it (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(os);
+        return "not a regular file";
+    }
+    if ((fl = fcntl(os, F_GETFL)) == -1
+        || fcntl(os, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+        rv = errno;
+        close(os);
+        return apr_psprintf(r->pool, "cannot make it blocking (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    apr_os_file_put(out, &os, flags, r->pool);
+    apr_pool_cleanup_register(r->pool, *out, close_file,
+                              apr_pool_cleanup_null);
+    rv = apr_file_info_get(finfo, APR_FINFO_NORM, *out);
+    if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+        apr_file_close(*out);
+        *out = NULL;
+        return apr_psprintf(r->pool, "cannot examine it (%s)",
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    finfo->fname = path;
+    return NULL;
+}
+
 /* Try X-Reproxy-File: serve it as the default handler would (sendfile,
  * conditionals; Range by the BYTERANGE filter downstream). */
 static int try_file(reproxy_run *rr)
@@ -736,7 +899,6 @@ static int try_file(reproxy_run *rr)
     char *resolved, *real = NULL;
     apr_file_t *fd = NULL;
     apr_finfo_t finfo;
-    apr_status_t rv;
     int i, cond;
 
     /* Step One: the real path, below a ReproxyFileRoot. */
@@ -767,32 +929,14 @@ static int try_file(reproxy_run *rr)
         }
     }
 
-    /* Step Two: open it; a regular file only (checked before opening too:
-     * opening a FIFO would block). */
+    /* Step Two: open it, a regular file only, never blocking. */
     if (why == NULL) {
-        rv = apr_stat(&finfo, real, APR_FINFO_TYPE, r->pool);
-        if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
-            why = "not a regular file";
-        }
-    }
-    if (why == NULL) {
-        rv = apr_file_open(&fd, real, APR_FOPEN_READ | APR_FOPEN_BINARY
+        why = open_regular(r, real, APR_FOPEN_READ | APR_FOPEN_BINARY
 #if APR_HAS_SENDFILE
                            | AP_SENDFILE_ENABLED(core->enable_sendfile)
 #endif
-                           , 0, r->pool);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_info_get(&finfo, APR_FINFO_NORM, fd);
-        }
-        if (rv != APR_SUCCESS) {
-            char buf[120];
-            why = apr_psprintf(r->pool, "cannot open it (%s)",
-                               apr_strerror(rv, buf, sizeof(buf)));
-        }
-        else if (finfo.filetype != APR_REG) {
-            why = "not a regular file";
-        }
-        else if (!opened_as(fd, real)) {
+                           , &fd, &finfo);
+        if (why == NULL && !opened_as(fd, real)) {
             why = "it was replaced while being opened";
         }
     }
@@ -806,7 +950,7 @@ static int try_file(reproxy_run *rr)
     (void)core;
 
     /* Step Three: the head, as the default handler makes it. */
-    reset_head(r, HTTP_OK);
+    reset_head(rr, HTTP_OK);
     r->filename = real;
     r->finfo = finfo;
     file_type(r, real);
@@ -829,6 +973,7 @@ static int try_file(reproxy_run *rr)
         apr_file_close(fd);
         if (cond == HTTP_NOT_MODIFIED) {
             r->status = HTTP_NOT_MODIFIED;
+            admin_fields_again(rr);
             APR_BRIGADE_INSERT_TAIL(rr->bb, apr_bucket_eos_create(
                                                 c->bucket_alloc));
             ap_pass_brigade(rr->f->next, rr->bb);
@@ -838,6 +983,7 @@ static int try_file(reproxy_run *rr)
         send_error(rr, cond);
         return SRC_DONE;
     }
+    admin_fields_again(rr);
     if (finfo.size > 0) {
         apr_brigade_insert_file(rr->bb, fd, 0, finfo.size, r->pool);
     }
@@ -849,12 +995,6 @@ static int try_file(reproxy_run *rr)
 
 /* ---------------------------------------------------------------------- */
 /* The filter                                                              */
-
-static int copy_field(void *rec, const char *key, const char *value)
-{
-    apr_table_addn((apr_table_t *)rec, key, value);
-    return 1;
-}
 
 /* The client's fields named by ReproxyForwardHeaders. */
 static void forward_fields(reproxy_run *rr)
@@ -873,6 +1013,8 @@ static void forward_fields(reproxy_run *rr)
         }
         apr_table_do(copy_field, rr->fwd, r->headers_in, name, NULL);
     }
+    /* The loop marker: this server, reached again, knows the fetch. */
+    apr_table_setn(rr->fwd, H_FETCH, fetch_marker);
     rr->fwd_conditional = apr_table_get(rr->fwd, "If-None-Match") != NULL
                        || apr_table_get(rr->fwd, "If-Modified-Since") != NULL;
     rr->fwd_range = apr_table_get(rr->fwd, "Range") != NULL;
@@ -975,9 +1117,10 @@ static apr_status_t reproxy_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return rv;
 }
 
-/* Error responses (ap_die) skip the content filters: they only need the
- * X-Reproxy-* fields removed. */
-static apr_status_t reproxy_error_filter(ap_filter_t *f,
+/* Only the X-Reproxy-* fields removed: for error responses (ap_die skips
+ * the content filters), and for the answers to our own fetches, which are
+ * never reproxied. */
+static apr_status_t reproxy_strip_filter(ap_filter_t *f,
                                          apr_bucket_brigade *bb)
 {
     strip_reserved(f->r->headers_out);
@@ -994,36 +1137,117 @@ static reproxy_dir_conf *dir_conf(request_rec *r)
     return ap_get_module_config(r->per_dir_config, &reproxy_filter_module);
 }
 
-/* A client cannot claim capabilities for us. */
+/* Whether value is this generation's marker; the time taken does not
+ * depend on where a guess goes wrong (apr_crypto_equals would need
+ * APU_HAVE_CRYPTO). */
+static int is_marker(const char *value)
+{
+    unsigned char diff = 0;
+    apr_size_t i;
+
+    if (strlen(value) != sizeof(fetch_marker) - 1) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(fetch_marker) - 1; i++) {
+        diff |= (unsigned char)(value[i] ^ fetch_marker[i]);
+    }
+    return diff == 0;
+}
+
+/* Whether r is one of our own fetches, also after an internal redirect
+ * (the marker was noted on the request as it was read). */
+static int own_fetch(request_rec *r)
+{
+    reproxy_req *rq;
+
+    for (;;) {
+        if (r->main) {
+            r = r->main;
+        }
+        else if (r->prev) {
+            r = r->prev;
+        }
+        else {
+            break;
+        }
+    }
+    rq = ap_get_module_config(r->request_config, &reproxy_filter_module);
+    return rq && rq->own_fetch;
+}
+
+/* A client can claim neither capabilities nor to be one of our fetches:
+ * both fields go, after the marker was noted.  Nothing behind this
+ * server ever sees the marker either. */
 static int reproxy_post_read_request(request_rec *r)
 {
+    const char *marker = apr_table_get(r->headers_in, H_FETCH);
+
+    if (marker) {
+        if (is_marker(marker)) {
+            reproxy_req *rq = apr_pcalloc(r->pool, sizeof(*rq));
+            rq->own_fetch = 1;
+            ap_set_module_config(r->request_config, &reproxy_filter_module,
+                                 rq);
+        }
+        apr_table_unset(r->headers_in, H_FETCH);
+    }
     apr_table_unset(r->headers_in, CAPABILITIES);
     return DECLINED;
 }
 
 /* Once the per-directory configuration is known (after an internal
- * redirect too), tell the handler, whatever it is, what we can do. */
+ * redirect too), tell the handler, whatever it is, what we can do.  Not
+ * on our own fetches: what they get is never reproxied. */
 static int reproxy_header_parser(request_rec *r)
 {
     apr_table_unset(r->headers_in, CAPABILITIES);
-    if (dir_conf(r)->allow == 1 && fetch_ready) {
+    if (dir_conf(r)->allow == 1 && fetch_ready && !own_fetch(r)) {
         apr_table_setn(r->headers_in, CAPABILITIES, CAPABILITY_VALUE);
     }
     return DECLINED;
 }
 
+/* Where reproxying is On, the answer to one of our own fetches only loses
+ * its X-Reproxy-* fields: following them would nest one fetch in another
+ * for as long as the URLs lead back here. */
 static void reproxy_insert_filter(request_rec *r)
 {
-    if (r->main == NULL && dir_conf(r)->allow == 1) {
-        ap_add_output_filter_handle(reproxy_filter_handle, NULL, r,
-                                    r->connection);
+    reproxy_ctx *ctx;
+    ap_filter_t *f;
+
+    if (r->main || dir_conf(r)->allow != 1) {
+        return;
     }
+    if (own_fetch(r)) {
+        ap_add_output_filter_handle(strip_filter_handle, NULL, r,
+                                    r->connection);
+        return;
+    }
+    /* The handler is about to run: what the head holds now was set by
+     * other modules for every response, not by the origin. */
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->state = ST_DECIDE;
+    if (!apr_is_empty_table(r->headers_out)) {
+        ctx->before_out = apr_table_copy(r->pool, r->headers_out);
+    }
+    if (!apr_is_empty_table(r->err_headers_out)) {
+        ctx->before_err = apr_table_copy(r->pool, r->err_headers_out);
+    }
+    for (f = r->output_filters; f && headers_filter_handle; f = f->next) {
+        if (f->frec == headers_filter_handle) {
+            ctx->headers_filter = 1;
+            break;
+        }
+    }
+    ap_add_output_filter_handle(reproxy_filter_handle, ctx, r,
+                                r->connection);
 }
 
 static void reproxy_insert_error_filter(request_rec *r)
 {
     if (r->main == NULL && dir_conf(r)->allow == 1) {
-        ap_add_output_filter(FILTER_NAME "_ERROR", NULL, r, r->connection);
+        ap_add_output_filter_handle(strip_filter_handle, NULL, r,
+                                    r->connection);
     }
 }
 
@@ -1073,6 +1297,29 @@ static int reproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* A new loop marker for each generation, made in the parent: every child
+ * of the generation sends and recognises the same one. */
+static int reproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    unsigned char raw[MARKER_BYTES];
+    apr_status_t rv;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    rv = apr_generate_random_bytes(raw, sizeof(raw));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, REPROXYLOGNO(0600)
+                     "cannot make the random marker of reproxy fetches");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_bin2hex(raw, sizeof(raw), fetch_marker);
+
+    headers_filter_handle = ap_get_output_filter_handle(HEADERS_FILTER_NAME);
+    return OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Configuration                                                           */
 
@@ -1087,8 +1334,38 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     return dc;
 }
 
+/* ReproxyAllow lists along the way: the outer ones, then the inner ones.
+ * add may be a merge of several sections itself (httpd merges the
+ * <Location>s of a request before it merges them into the rest), so this
+ * is concatenation, which gives the same lists in any grouping; a list
+ * already there (the same section merged twice) is not repeated. */
+static apr_array_header_t *merge_lists(apr_pool_t *p,
+                                       apr_array_header_t *base,
+                                       apr_array_header_t *add)
+{
+    apr_array_header_t *all;
+    int i, j;
+
+    if (base == NULL || add == NULL) {
+        return base ? base : add;
+    }
+    all = apr_array_copy(p, base);
+    for (i = 0; i < add->nelts; i++) {
+        void *list = APR_ARRAY_IDX(add, i, void *);
+        for (j = 0; j < base->nelts; j++) {
+            if (APR_ARRAY_IDX(base, j, void *) == list) {
+                break;
+            }
+        }
+        if (j == base->nelts) {
+            APR_ARRAY_PUSH(all, void *) = list;
+        }
+    }
+    return all;
+}
+
 /* An inner section inherits what it does not set; a list it sets
- * replaces the inherited one. */
+ * replaces the inherited one, except ReproxyAllow's, which add up. */
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     reproxy_dir_conf *base = basev, *add = addv;
@@ -1096,7 +1373,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
     dc->allow = add->allow != UNSET ? add->allow : base->allow;
     dc->preserve = add->preserve ? add->preserve : base->preserve;
-    dc->allow_re = add->allow_re ? add->allow_re : base->allow_re;
+    dc->allow_lists = merge_lists(p, base->allow_lists, add->allow_lists);
     dc->max_redirects = add->max_redirects != UNSET ? add->max_redirects
                                                     : base->max_redirects;
     dc->forward = add->forward ? add->forward : base->forward;
@@ -1162,15 +1439,21 @@ static const char *add_allow_re(cmd_parms *cmd, void *dv, const char *re)
 {
     reproxy_dir_conf *dc = dv;
     ap_regex_t *compiled = ap_pregcomp(cmd->pool, re, 0);
+    apr_array_header_t *list;
 
     if (compiled == NULL) {
         return apr_psprintf(cmd->pool, "%s: cannot compile regular "
                             "expression '%s'", cmd->cmd->name, re);
     }
-    if (dc->allow_re == NULL) {
-        dc->allow_re = apr_array_make(cmd->pool, 4, sizeof(ap_regex_t *));
+    /* The directives of one section form one list: any entry will do. */
+    if (dc->allow_lists == NULL) {
+        dc->allow_lists = apr_array_make(cmd->pool, 1,
+                                         sizeof(apr_array_header_t *));
+        APR_ARRAY_PUSH(dc->allow_lists, apr_array_header_t *) =
+            apr_array_make(cmd->pool, 4, sizeof(ap_regex_t *));
     }
-    *(ap_regex_t **)apr_array_push(dc->allow_re) = compiled;
+    list = APR_ARRAY_IDX(dc->allow_lists, 0, apr_array_header_t *);
+    APR_ARRAY_PUSH(list, ap_regex_t *) = compiled;
     return NULL;
 }
 
@@ -1257,17 +1540,6 @@ static const char *add_root(cmd_parms *cmd, void *dv, const char *arg)
         return apr_psprintf(cmd->pool, "%s: '%s' is not a directory",
                             cmd->cmd->name, arg);
     }
-    /* A .htaccess file may only open up its own tree. */
-    if (in_htaccess(cmd)) {
-        char *own = cmd->path ? realpath(cmd->path, NULL) : NULL;
-        int ok = own && (strcmp(root, own) == 0 || under_root(root, own));
-        free(own);
-        if (!ok) {
-            return apr_psprintf(cmd->pool, "%s: '%s' is not below the "
-                                "directory of this .htaccess file",
-                                cmd->cmd->name, arg);
-        }
-    }
     if (dc->roots == NULL) {
         dc->roots = apr_array_make(cmd->pool, 2, sizeof(const char *));
     }
@@ -1278,7 +1550,8 @@ static const char *add_root(cmd_parms *cmd, void *dv, const char *arg)
 static void reproxy_register_hooks(apr_pool_t *p)
 {
     /* After mod_headers has put its filter in: "Header set X-Reproxy-Url"
-     * on a static file must be seen by ours. */
+     * on a static file must be seen by ours, and ours notes whether it is
+     * there, to put it in again for a reproxied head. */
     static const char *const after_headers[] = { "mod_headers.c", NULL };
 
     (void)p;
@@ -1286,8 +1559,10 @@ static void reproxy_register_hooks(apr_pool_t *p)
                                                       reproxy_out_filter,
                                                       NULL,
                                                       AP_FTYPE_CONTENT_SET);
-    ap_register_output_filter(FILTER_NAME "_ERROR", reproxy_error_filter,
-                              NULL, AP_FTYPE_CONTENT_SET);
+    strip_filter_handle = ap_register_output_filter(FILTER_NAME "_STRIP",
+                                                    reproxy_strip_filter,
+                                                    NULL,
+                                                    AP_FTYPE_CONTENT_SET);
     ap_hook_post_read_request(reproxy_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(reproxy_header_parser, NULL, NULL,
@@ -1298,6 +1573,7 @@ static void reproxy_register_hooks(apr_pool_t *p)
                                 NULL, APR_HOOK_LAST);
     ap_hook_pre_config(reproxy_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(reproxy_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(reproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(reproxy_optional_fn_retrieve, NULL, NULL,
                                  APR_HOOK_MIDDLE);
 }
@@ -1320,9 +1596,12 @@ static const command_rec reproxy_cmds[] = {
     AP_INIT_TAKE1("ReproxyTimeout", set_timeout, NULL, OR_FILEINFO,
                   "D: connect limit and limit for each wait, per fetch "
                   "(30s)"),
-    AP_INIT_TAKE1("ReproxyFileRoot", add_root, NULL, OR_FILEINFO,
+    /* Not in .htaccess (httpd refuses it there as it refuses what
+     * AllowOverride does not permit): it reaches into the file system
+     * past httpd's own access control, which is the admin's to grant. */
+    AP_INIT_TAKE1("ReproxyFileRoot", add_root, NULL, ACCESS_CONF | RSRC_CONF,
                   "DIR: X-Reproxy-File may serve files below DIR "
-                  "(repeatable)"),
+                  "(repeatable; not in .htaccess)"),
     { NULL }
 };
 

@@ -1,7 +1,8 @@
 # t/reproxy/30_headers.t -- what goes to a source and what comes back:
 # ReproxyForwardHeaders (default, none, a list; never Cookie, Authorization
-# or X-Proxy-Capabilities), Host from the URL, GET or HEAD; Range -> 206,
-# If-None-Match -> 304, 416, and 304 only when a conditional was sent;
+# or X-Proxy-Capabilities), Host from the URL, the loop marker, GET or
+# HEAD; Range -> 206, If-None-Match -> 304, 416, and 304 only when a
+# conditional was sent;
 # hop-by-hop fields removed; PreserveHeaders (case-insensitive, a missing
 # header is not preserved); an HTTPS source.
 use strict;
@@ -61,7 +62,10 @@ my @client = (Range => 'bytes=0-0', 'If-Range' => '"etag"',
     my ($req) = $be->received;
     my @names = sort map { lc $_->[0] } @{ $req->{headers} || [] };
     is $res->content, 'ok', 'ReproxyForwardHeaders none: reproxied';
-    is_deeply \@names, ['host'], '... and only Host is sent';
+    is_deeply \@names, ['host', 'x-reproxy-fetch'],
+       '... and only Host is sent (with the loop marker)';
+    like $req->{header}{'x-reproxy-fetch'}, qr/^[0-9a-f]{32}$/,
+       '... which is a random token';
 }
 {
     my ($port, $be) = source($ok_answer);

@@ -112,7 +112,7 @@ END { unlink keys %links, "$files/fifo"; rmdir "$files/subdir" }
          'a path with ".."'],
         ['files/doc.txt', 'not an absolute path', 'a relative path'],
         ["$files/subdir", 'not a regular file', 'a directory'],
-        ["$files/fifo", 'not a regular file', 'a FIFO (never opened)'],
+        ["$files/fifo", 'not a regular file', 'a FIFO (opened without blocking)'],
     );
     for my $c (@cases) {
         my ($path, $why, $name) = @$c;

@@ -1310,7 +1310,7 @@ static int reproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)ptemp;
     rv = apr_generate_random_bytes(raw, sizeof(raw));
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, REPROXYLOGNO(0600)
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, REPROXYLOGNO(0211)
                      "cannot make the random marker of reproxy fetches");
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -90,7 +90,7 @@ void revproxy_client_expect(revproxy_client *c, int head_request,
     c->head_request = head_request;
     c->upgrade = upgrade;
     c->framing = framing;
-    c->length = length;
+    c->length = c->left = length;
 }
 
 static void drop_rbuf(revproxy_client *c)

@@ -6,12 +6,13 @@
  * X-Reproxy-Url fetches, the health check).
  *
  * It needs only a pool and a bucket allocator: no httpd types, so that
- * t/unit/test_client.c drives it over a socketpair.  Behind the opaque
+ * t/unit/test_client.c drives it against a scripted loopback peer.  Behind the opaque
  * handle: the address and limits, the connection (pooled or new), the
  * request framing with the bytes counted against it, the response parser
  * and the read buffer.
  *
  *   c = revproxy_client_make(p, ba, &addr, &limits);
+ *   revproxy_client_expect(c, head_request, upgrade, framing, length);
  *   revproxy_client_connect(c, reuse);          -- or a failure kind
  *   revproxy_client_write(c, head, hlen, body, last) ...
  *   revproxy_client_read_head(c);               -- the final head

@@ -832,6 +832,21 @@ static const char *parse_duration(cmd_parms *cmd, const char *who,
     return NULL;
 }
 
+/* A time limit: a duration above 0 (0 would make every wait fail at
+ * once; there is no "no limit"). */
+static const char *parse_limit(cmd_parms *cmd, const char *who,
+                               const char *opt, const char *val,
+                               apr_interval_time_t *out)
+{
+    const char *err = parse_duration(cmd, who, opt, val, out);
+
+    if (err == NULL && *out <= 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be more than 0", who,
+                            opt);
+    }
+    return err;
+}
+
 static const char *parse_methods(cmd_parms *cmd, revproxy_rule *rule,
                                  const char *list)
 {
@@ -877,14 +892,14 @@ static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
         return parse_methods(cmd, rule, val);
     }
     else if (eq && IS("connecttimeout")) {
-        return parse_duration(cmd, cmd->cmd->name, opt, val,
+        return parse_limit(cmd, cmd->cmd->name, opt, val,
                               &rule->connect_timeout);
     }
     else if (eq && IS("timeout")) {
-        return parse_duration(cmd, cmd->cmd->name, opt, val, &rule->timeout);
+        return parse_limit(cmd, cmd->cmd->name, opt, val, &rule->timeout);
     }
     else if (eq && IS("sendtimeout")) {
-        return parse_duration(cmd, cmd->cmd->name, opt, val,
+        return parse_limit(cmd, cmd->cmd->name, opt, val,
                               &rule->send_timeout);
     }
     else if (eq && IS("upgrade")) {
@@ -981,14 +996,14 @@ static const char *set_connect_timeout(cmd_parms *cmd, void *d,
                                        const char *arg)
 {
     (void)d;
-    return parse_duration(cmd, cmd->cmd->name, arg, arg,
+    return parse_limit(cmd, cmd->cmd->name, arg, arg,
                           &server_conf(cmd)->connect_timeout);
 }
 
 static const char *set_timeout(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    return parse_duration(cmd, cmd->cmd->name, arg, arg,
+    return parse_limit(cmd, cmd->cmd->name, arg, arg,
                           &server_conf(cmd)->timeout);
 }
 
@@ -1149,13 +1164,13 @@ static const char *parse_group_option(cmd_parms *cmd, revproxy_group *g,
         return parse_duration(cmd, who, opt, val, &g->retry);
     }
     if (IS("connecttimeout")) {
-        return parse_duration(cmd, who, opt, val, &g->connect_timeout);
+        return parse_limit(cmd, who, opt, val, &g->connect_timeout);
     }
     if (IS("timeout")) {
-        return parse_duration(cmd, who, opt, val, &g->timeout);
+        return parse_limit(cmd, who, opt, val, &g->timeout);
     }
     if (IS("sendtimeout")) {
-        return parse_duration(cmd, who, opt, val, &g->send_timeout);
+        return parse_limit(cmd, who, opt, val, &g->send_timeout);
     }
     if (IS("hcheck")) {
         return parse_duration(cmd, who, opt, val, &g->hcheck);

@@ -28,6 +28,9 @@ my @bad = (   # [ config line, what the message must name ]
     [ q{RevProxyPass "^/a" "backend://nosuchgroup/x"},         qr/nosuchgroup/ ],
     [ q{RevProxyPass "^/a" "http://127.0.0.1/" timeout=2x},    qr/RevProxyPass/ ],
     [ q{RevProxyTimeout soon},                                 qr/RevProxyTimeout/ ],
+    [ q{RevProxyTimeout 0},                          qr/RevProxyTimeout: '0' must be more than 0/ ],
+    [ q{RevProxyPass "^/a" "http://127.0.0.1/" timeout=0},     qr/RevProxyPass: 'timeout=0' must be more than 0/ ],
+    [ q{RevProxyBackend g http://127.0.0.1:1 connecttimeout=0ms}, qr/RevProxyBackend g: 'connecttimeout=0ms' must be more than 0/ ],
     [ q{RevProxyTLSCACertificateFile /etc/hostname},           qr/RevProxyTLSCACertificateFile/ ],
     [ q{RevProxyTLSClientCertificate /etc/hostname},           qr/RevProxyTLSClientCertificate/ ],
 );

@@ -125,6 +125,7 @@ static const char *const never_preserve[] = {
 /* mod_revproxy's client, when it is loaded (check_config). */
 static APR_OPTIONAL_FN_TYPE(revproxy_fetch_open) *fetch_open;
 static APR_OPTIONAL_FN_TYPE(revproxy_fetch_read) *fetch_read;
+static APR_OPTIONAL_FN_TYPE(revproxy_fetch_stream) *fetch_stream;
 static APR_OPTIONAL_FN_TYPE(revproxy_fetch_close) *fetch_close;
 static int fetch_ready;
 
@@ -524,85 +525,31 @@ static apr_status_t send_error(reproxy_run *rr, int status)
     return AP_FILTER_ERROR;
 }
 
-/* The source failed after the head went out: an error bucket before EOS
- * makes httpd abort the client connection rather than end a short body
- * as if it were complete. */
-static void abort_response(reproxy_run *rr)
-{
-    request_rec *r = rr->r;
-    conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = rr->bb;
-
-    r->no_cache = 1;
-    c->keepalive = AP_CONN_CLOSE;
-    apr_brigade_cleanup(bb);
-    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
-                                                      r->pool,
-                                                      c->bucket_alloc));
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
-    ap_pass_brigade(rr->f->next, bb);
-    apr_brigade_cleanup(bb);
-}
-
-/* Stream a fetched body as mod_proxy_http does: pass what arrived, FLUSH
- * when the source pauses, block only then.  bb holds what the first read
- * (status rv) returned.  check: the body length X-Reproxy-Expected-Size
- * demands when no Content-Length told it beforehand, or -1. */
+/* Stream a fetched body with mod_revproxy's streaming loop (pass what
+ * arrived, FLUSH when the source pauses, an error bucket when it fails
+ * after the head went out).  bb holds what the first read returned.
+ * check: the body length X-Reproxy-Expected-Size demands when no
+ * Content-Length told it beforehand, or -1. */
 static void stream(reproxy_run *rr, const char *url, revproxy_fetch *fh,
-                   apr_status_t rv, apr_off_t check)
+                   apr_off_t check)
 {
     request_rec *r = rr->r;
-    conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = rr->bb;
-    apr_off_t total = 0, len;
-    const char *why = NULL;
+    apr_status_t rv = fetch_stream(fh, rr->f->next, rr->bb, check,
+                                   H_EXPECTED);
+    const char *why = fetch_close(fh);
 
-    for (;;) {
-        if (rv != APR_SUCCESS && rv != APR_EOF
-            && !APR_STATUS_IS_EAGAIN(rv)) {
-            why = fetch_close(fh);
-            break;
-        }
-        len = 0;
-        apr_brigade_length(bb, 0, &len);
-        total += len;
-        if (rv == APR_EOF) {
-            if (check >= 0 && total != check) {
-                why = apr_psprintf(r->pool, "body of %" APR_OFF_T_FMT
-                                   " bytes contradicts " H_EXPECTED " %"
-                                   APR_OFF_T_FMT, total, check);
-                fetch_close(fh);
-                break;
-            }
-            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(
-                                            c->bucket_alloc));
-            ap_pass_brigade(rr->f->next, bb);
-            apr_brigade_cleanup(bb);
-            fetch_close(fh);
-            return;
-        }
-        if (APR_STATUS_IS_EAGAIN(rv)) {
-            /* The source paused: what we have goes to the client now. */
-            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(
-                                            c->bucket_alloc));
-        }
-        if (!APR_BRIGADE_EMPTY(bb)
-            && (ap_pass_brigade(rr->f->next, bb) != APR_SUCCESS
-                || c->aborted)) {
-            apr_brigade_cleanup(bb);
-            fetch_close(fh);
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, REPROXYLOGNO(0205)
-                          "client went away while reproxying %s", url);
-            return;
-        }
-        apr_brigade_cleanup(bb);
-        rv = fetch_read(fh, bb, !APR_STATUS_IS_EAGAIN(rv));
+    apr_brigade_cleanup(rr->bb);
+    if (rv == APR_ECONNABORTED) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, REPROXYLOGNO(0205)
+                      "client went away while reproxying %s", url);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, REPROXYLOGNO(0204)
-                  "reproxy source %s failed after the response head went "
-                  "out: %s; client connection aborted", url,
-                  why ? why : "failed");
-    abort_response(rr);
+    else if (rv != APR_SUCCESS) {
+        r->no_cache = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, REPROXYLOGNO(0204)
+                      "reproxy source %s failed after the response head "
+                      "went out: %s; client connection aborted", url,
+                      why ? why : "failed");
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -749,7 +696,7 @@ static int try_url(reproxy_run *rr, const char *text)
                           "reproxy served by %s after failed sources:%s",
                           u->full, failures_text(rr));
         }
-        stream(rr, u->full, fh, rv, check);
+        stream(rr, u->full, fh, check);
         return SRC_DONE;
     }
     if (hops > 0 && current != text) {
@@ -1258,9 +1205,10 @@ static void retrieve_fetch_fns(void)
 
     fetch_open = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_open);
     fetch_read = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_read);
+    fetch_stream = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_stream);
     fetch_close = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_close);
     fetch_ready = version && version() >= REVPROXY_API_VERSION
-                  && fetch_open && fetch_read && fetch_close;
+                  && fetch_open && fetch_read && fetch_stream && fetch_close;
 }
 
 static void reproxy_optional_fn_retrieve(void)

@@ -138,6 +138,24 @@ static apr_status_t revproxy_fetch_read(revproxy_fetch *f,
     return rv;
 }
 
+static apr_status_t revproxy_fetch_stream(revproxy_fetch *f,
+                                          ap_filter_t *next,
+                                          apr_bucket_brigade *bb,
+                                          apr_off_t expect,
+                                          const char *expect_name)
+{
+    apr_status_t rv;
+
+    if (f->why || f->closed) {
+        return APR_EGENERAL;
+    }
+    rv = revproxy_x_stream_to(&f->x, next, bb, expect, expect_name);
+    if (rv != APR_SUCCESS && rv != APR_ECONNABORTED) {
+        f->why = describe(&f->x, f->x.why);
+    }
+    return rv;
+}
+
 static const char *revproxy_fetch_close(revproxy_fetch *f)
 {
     if (f && !f->closed) {
@@ -153,5 +171,6 @@ void revproxy_fetch_register(void)
     APR_REGISTER_OPTIONAL_FN(revproxy_api_version);
     APR_REGISTER_OPTIONAL_FN(revproxy_fetch_open);
     APR_REGISTER_OPTIONAL_FN(revproxy_fetch_read);
+    APR_REGISTER_OPTIONAL_FN(revproxy_fetch_stream);
     APR_REGISTER_OPTIONAL_FN(revproxy_fetch_close);
 }

@@ -471,50 +471,89 @@ static void backend_broke(request_rec *r, apr_bucket_brigade *bb)
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
 }
 
-int revproxy_x_stream(revproxy_exchange *x)
+/* The client went away (or its filters failed): the rest of the body is
+ * not read, so the connection cannot be pooled. */
+static apr_status_t client_gone(revproxy_exchange *x, apr_bucket_brigade *bb)
+{
+    apr_brigade_cleanup(bb);
+    x->fail = REVPROXY_FAIL_CLIENT;
+    revproxy_client_no_reuse(x->client);
+    return APR_ECONNABORTED;
+}
+
+apr_status_t revproxy_x_stream_to(revproxy_exchange *x, ap_filter_t *next,
+                                  apr_bucket_brigade *bb, apr_off_t expect,
+                                  const char *expect_name)
 {
     request_rec *r = x->r;
     conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_off_t total = 0;
+    int nonblock = 1;
 
     for (;;) {
-        apr_status_t rv = revproxy_x_read(x, bb, 1);
+        apr_status_t rv = revproxy_x_read(x, bb, nonblock);
+        apr_off_t len = 0;
 
         if (APR_STATUS_IS_EAGAIN(rv)) {
-            /* The backend paused: what we have goes to the client now. */
+            /* The backend paused: what we have goes to the client now,
+             * then we wait. */
             APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(
                                             c->bucket_alloc));
-            if (ap_pass_brigade(r->output_filters, bb) != APR_SUCCESS
-                || c->aborted) {
-                x->fail = REVPROXY_FAIL_CLIENT;
-                revproxy_client_no_reuse(x->client);
-                return OK;
+            apr_brigade_length(bb, 0, &len);
+            total += len;
+            if (ap_pass_brigade(next, bb) != APR_SUCCESS || c->aborted) {
+                return client_gone(x, bb);
             }
             apr_brigade_cleanup(bb);
-            rv = revproxy_x_read(x, bb, 0);
+            nonblock = 0;
+            continue;
+        }
+        nonblock = 1;
+        apr_brigade_length(bb, 0, &len);
+        total += len;
+        if (rv == APR_SUCCESS || rv == APR_EOF) {
+            if (expect >= 0 && (total > expect
+                                || (rv == APR_EOF && total != expect))) {
+                x->why = apr_psprintf(x->p, "body of %" APR_OFF_T_FMT
+                                      "%s bytes contradicts %s %"
+                                      APR_OFF_T_FMT, total,
+                                      rv == APR_EOF ? "" : " or more",
+                                      expect_name, expect);
+                x->rv = APR_EGENERAL;
+                revproxy_client_no_reuse(x->client);
+                rv = APR_EGENERAL;
+            }
         }
         if (rv == APR_EOF) {
             APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(
                                             c->bucket_alloc));
-            ap_pass_brigade(r->output_filters, bb);
+            ap_pass_brigade(next, bb);
             apr_brigade_cleanup(bb);
-            return OK;
+            return APR_SUCCESS;
         }
         if (rv != APR_SUCCESS) {
             x->fail = REVPROXY_FAIL_ABORTED;
-            backend_broke(r, bb);
-            ap_pass_brigade(r->output_filters, bb);
             apr_brigade_cleanup(bb);
-            return OK;
+            backend_broke(r, bb);
+            ap_pass_brigade(next, bb);
+            apr_brigade_cleanup(bb);
+            return rv;
         }
-        if (ap_pass_brigade(r->output_filters, bb) != APR_SUCCESS
-            || c->aborted) {
-            x->fail = REVPROXY_FAIL_CLIENT;
-            revproxy_client_no_reuse(x->client);
-            return OK;
+        if (ap_pass_brigade(next, bb) != APR_SUCCESS || c->aborted) {
+            return client_gone(x, bb);
         }
         apr_brigade_cleanup(bb);
     }
+}
+
+void revproxy_x_stream(revproxy_exchange *x)
+{
+    request_rec *r = x->r;
+
+    revproxy_x_stream_to(x, r->output_filters,
+                         apr_brigade_create(r->pool,
+                                            r->connection->bucket_alloc),
+                         -1, NULL);
 }
 
 void revproxy_x_finish(revproxy_exchange *x)

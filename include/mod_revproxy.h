@@ -5,7 +5,9 @@
  *
  * mod_reproxy_filter fetches X-Reproxy-Url sources with mod_revproxy's
  * upstream client (keep-alive pool, HTTPS, timeouts, the same response
- * parser) through these optional functions over an opaque handle:
+ * parser and streaming loop) through these optional functions over an
+ * opaque handle -- open, read (a first piece before committing), stream,
+ * close:
  *
  *   APR_OPTIONAL_FN_TYPE(revproxy_fetch_open) *open =
  *       APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_open);
@@ -20,8 +22,9 @@
 #include "httpd.h"
 #include "apr_optional.h"
 #include "apr_buckets.h"
+#include "util_filter.h"
 
-#define REVPROXY_API_VERSION 1
+#define REVPROXY_API_VERSION 2
 
 typedef struct revproxy_fetch revproxy_fetch;
 
@@ -54,6 +57,20 @@ APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_open,
 APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_read,
                         (revproxy_fetch *f, apr_bucket_brigade *bb,
                          int nonblock));
+
+/* Stream the rest of the body to next (the filter after the caller's),
+ * the way mod_revproxy's handler streams its answers: bb's data first,
+ * then what arrives, FLUSH when the source pauses, EOS at the end.  With
+ * expect >= 0 the body must be that long in all, else it is a failure
+ * ("body of N bytes contradicts <expect_name> M").  When the source fails
+ * the response ends with an error bucket, so the client connection is
+ * aborted.  Returns APR_SUCCESS, APR_ECONNABORTED when the client went
+ * away, or another status for a failure of the source (see
+ * revproxy_fetch_close). */
+APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_stream,
+                        (revproxy_fetch *f, ap_filter_t *next,
+                         apr_bucket_brigade *bb, apr_off_t expect,
+                         const char *expect_name));
 
 /* Close f: the connection returns to the pool when the body was read to
  * its end, and is closed otherwise.  Returns the failure text of the

@@ -94,12 +94,22 @@ int revproxy_x_reset(revproxy_exchange *x);
 apr_status_t revproxy_x_read(revproxy_exchange *x, apr_bucket_brigade *bb,
                              int nonblock);
 
-/* Stream the whole body to r->output_filters as mod_proxy_http does:
- * pass what arrived, FLUSH when the backend pauses.  Ends the response
- * with EOS, or with an error bucket when the backend fails (the client
- * connection is then aborted, never a silently short body).  Returns
- * OK or DONE-like statuses for the handler. */
-int revproxy_x_stream(revproxy_exchange *x);
+/* Stream the rest of the body to next (r->output_filters, or the filter
+ * after a caller's), as mod_proxy_http does: pass what arrived, FLUSH
+ * when the backend pauses, block only then.  bb may hold body data read
+ * already (it is sent first).  expect >= 0: the body must be that long in
+ * all (bb's data included), else it is a failure ("body of N bytes
+ * contradicts <expect_name> M").  Ends the response with EOS, or, when
+ * the backend fails, with an error bucket (the client connection is then
+ * aborted, never a silently short body).  Returns APR_SUCCESS,
+ * APR_ECONNABORTED when the client went away (x->fail CLIENT), or the
+ * failure (x->fail ABORTED, x->why says). */
+apr_status_t revproxy_x_stream_to(revproxy_exchange *x, ap_filter_t *next,
+                                  apr_bucket_brigade *bb, apr_off_t expect,
+                                  const char *expect_name);
+
+/* revproxy_x_stream_to r->output_filters, the handler's way. */
+void revproxy_x_stream(revproxy_exchange *x);
 
 /* Give the connection back (pooled when the exchange ended cleanly). */
 void revproxy_x_finish(revproxy_exchange *x);

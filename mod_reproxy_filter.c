@@ -55,51 +55,7 @@
 #include "mod_revproxy.h"
 #include "revproxy_util.h"
 #include "revproxy_url.h"
-
-module AP_MODULE_DECLARE_DATA reproxy_filter_module;
-
-/* Log tags: REPROXYLOGNO(0200) -> "RVP0200: " (RVP0200..RVP0299). */
-#define REPROXYLOGNO(n) "RVP" #n ": "
-
-#define FILTER_NAME       "REPROXY"
-#define CAPABILITIES      "X-Proxy-Capabilities"
-#define CAPABILITY_VALUE  "reproxy-file"
-#define H_URL             "X-Reproxy-Url"
-#define H_FILE            "X-Reproxy-File"
-#define H_EXPECTED        "X-Reproxy-Expected-Size"
-#define H_FETCH           "X-Reproxy-Fetch"
-#define RESERVED_PREFIX   "X-Reproxy-"
-
-#define MAX_URLS              16
-#define MAX_REDIRECTS_LIMIT   20
-#define REPROXY_REDIRECTS_DFLT 5
-#define REPROXY_TIMEOUT_DFLT   apr_time_from_sec(30)
-#define MARKER_BYTES           16
-
-/* mod_headers' output filter: Header set/add/append/unset/edit, "always"
- * or not, applied to the head as it passes. */
-#define HEADERS_FILTER_NAME    "FIXUP_HEADERS_OUT"
-
-#define UNSET (-1)
-
-#if AP_MODULE_MAGIC_AT_LEAST(20120211, 132)
-#define set_type(r, ct, trusted) ap_set_content_type_ex((r), (ct), (trusted))
-#else
-#define set_type(r, ct, trusted) ap_set_content_type((r), (ct))
-#endif
-
-typedef struct reproxy_dir_conf {
-    int allow;                      /* AllowReproxy: UNSET, 0, 1 */
-    apr_array_header_t *preserve;   /* PreserveHeaders: const char * */
-    /* ReproxyAllow: one list (apr_array_header_t * of ap_regex_t *) per
-     * section that set one, outermost first; a URL must match an entry of
-     * every list.  A section's own directives fill its one list. */
-    apr_array_header_t *allow_lists;
-    int max_redirects;              /* UNSET or 0..MAX_REDIRECTS_LIMIT */
-    apr_array_header_t *forward;    /* ReproxyForwardHeaders; NULL: unset */
-    apr_interval_time_t timeout;    /* UNSET or > 0 */
-    apr_array_header_t *roots;      /* ReproxyFileRoot: resolved dirs */
-} reproxy_dir_conf;
+#include "reproxy_private.h"
 
 /* Sent with each fetch unless ReproxyForwardHeaders says otherwise. */
 static const char *const default_forward[] = {
@@ -123,10 +79,10 @@ static const char *const never_preserve[] = {
 };
 
 /* mod_revproxy's client, when it is loaded (check_config). */
-static APR_OPTIONAL_FN_TYPE(revproxy_fetch_open) *fetch_open;
-static APR_OPTIONAL_FN_TYPE(revproxy_fetch_read) *fetch_read;
-static APR_OPTIONAL_FN_TYPE(revproxy_fetch_stream) *fetch_stream;
-static APR_OPTIONAL_FN_TYPE(revproxy_fetch_close) *fetch_close;
+APR_OPTIONAL_FN_TYPE(revproxy_fetch_open) *reproxy_fetch_open;
+APR_OPTIONAL_FN_TYPE(revproxy_fetch_read) *reproxy_fetch_read;
+APR_OPTIONAL_FN_TYPE(revproxy_fetch_stream) *reproxy_fetch_stream;
+APR_OPTIONAL_FN_TYPE(revproxy_fetch_close) *reproxy_fetch_close;
 static int fetch_ready;
 
 /* Where "AllowReproxy On" first appears in the main configuration, for
@@ -162,27 +118,6 @@ typedef struct reproxy_ctx {
     apr_table_t *before_err;
     int headers_filter;             /* mod_headers' filter is in the chain */
 } reproxy_ctx;
-
-/* Per-request state of one reproxy run. */
-typedef struct reproxy_run {
-    request_rec *r;
-    ap_filter_t *f;
-    reproxy_dir_conf *dc;
-    const char *file;               /* X-Reproxy-File, or NULL */
-    apr_array_header_t *urls;       /* X-Reproxy-Url, const char * */
-    int urls_dropped;               /* beyond MAX_URLS */
-    apr_off_t expected;             /* X-Reproxy-Expected-Size, or -1 */
-    apr_table_t *keep;              /* PreserveHeaders values found */
-    apr_table_t *fwd;               /* fields sent with each fetch */
-    int fwd_conditional;            /* If-None-Match/-Modified-Since sent */
-    int fwd_range;                  /* Range sent */
-    apr_array_header_t *failures;   /* "SOURCE: why" */
-    apr_bucket_brigade *bb;
-} reproxy_run;
-
-/* Outcomes of trying one source. */
-#define SRC_FAILED 0                /* nothing sent: try the next one */
-#define SRC_DONE   1                /* a response went out (or tried to) */
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                           */
@@ -276,29 +211,12 @@ static void collect_urls(reproxy_run *rr)
     }
 }
 
-static int parse_size(const char *s, apr_off_t *out)
-{
-    apr_off_t v = 0;
-
-    if (s == NULL || *s == '\0') {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!apr_isdigit(*s) || v > (APR_INT64_MAX - 9) / 10) {
-            return 0;
-        }
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-static const char *failures_text(reproxy_run *rr)
+const char *reproxy_failures_text(reproxy_run *rr)
 {
     return apr_array_pstrcat(rr->r->pool, rr->failures, ';');
 }
 
-static void fail(reproxy_run *rr, const char *source, const char *why)
+void reproxy_fail(reproxy_run *rr, const char *source, const char *why)
 {
     *(const char **)apr_array_push(rr->failures) =
         apr_psprintf(rr->r->pool, " %s: %s", source, why);
@@ -309,7 +227,7 @@ static void fail(reproxy_run *rr, const char *source, const char *why)
 
 /* url must match one entry of every ReproxyAllow list set along the way
  * (none set: any URL): an inner section or .htaccess can only narrow. */
-static int allowed(const reproxy_dir_conf *dc, const char *url)
+int reproxy_allowed(const reproxy_dir_conf *dc, const char *url)
 {
     int i, j;
 
@@ -379,7 +297,7 @@ static int copy_field(void *rec, const char *key, const char *value)
 /* The original response is gone: start a head with what other modules
  * had set before the handler ran (as httpd keeps err_headers_out when an
  * error replaces a response) and nothing of the original's own. */
-static void reset_head(reproxy_run *rr, int status)
+void reproxy_reset_head(reproxy_run *rr, int status)
 {
     request_rec *r = rr->r;
     reproxy_ctx *ctx = rr->f->ctx;
@@ -418,7 +336,7 @@ static int put_preserved(void *rec, const char *key, const char *value)
 }
 
 /* The original's PreserveHeaders replace the new response's. */
-static void apply_preserved(reproxy_run *rr)
+void reproxy_apply_preserved(reproxy_run *rr)
 {
     const apr_array_header_t *arr = apr_table_elts(rr->keep);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
@@ -441,14 +359,14 @@ static int source_only(const char *name)
 
 /* A fetched answer's head becomes ours: its fields replace those of the
  * same name set before the handler, then PreserveHeaders replace its. */
-static void set_head(reproxy_run *rr, int status, apr_table_t *h)
+void reproxy_set_head(reproxy_run *rr, int status, apr_table_t *h)
 {
     request_rec *r = rr->r;
     const apr_array_header_t *arr = apr_table_elts(h);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     int i;
 
-    reset_head(rr, status);
+    reproxy_reset_head(rr, status);
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && !source_only(e[i].key)) {
             apr_table_unset(r->headers_out, e[i].key);
@@ -465,7 +383,7 @@ static void set_head(reproxy_run *rr, int status, apr_table_t *h)
             apr_table_addn(r->headers_out, e[i].key, e[i].val);
         }
     }
-    apply_preserved(rr);
+    reproxy_apply_preserved(rr);
 }
 
 /* The head that goes out is ours now.  mod_headers applied the admin's
@@ -474,7 +392,7 @@ static void set_head(reproxy_run *rr, int status, apr_table_t *h)
  * head is gone: its filter goes in again after ours to apply them to this
  * one, as to any other response, followed by ours that removes whatever
  * X-Reproxy-* field they set again. */
-static void admin_fields_again(reproxy_run *rr)
+void reproxy_admin_fields_again(reproxy_run *rr)
 {
     request_rec *r = rr->r;
     reproxy_ctx *ctx = rr->f->ctx;
@@ -514,430 +432,15 @@ static void ensure_sink(ap_filter_t *f)
  * that filter first folds err_headers_out into the response it then
  * abandons, which would lose the fields other modules set for every
  * response (they are in err_headers_out again after reset_head). */
-static apr_status_t send_error(reproxy_run *rr, int status)
+apr_status_t reproxy_send_error(reproxy_run *rr, int status)
 {
     request_rec *r = rr->r;
 
     apr_brigade_cleanup(rr->bb);
-    reset_head(rr, HTTP_OK);
+    reproxy_reset_head(rr, HTTP_OK);
     ap_die(status, r);
     ensure_sink(rr->f);
     return AP_FILTER_ERROR;
-}
-
-/* Stream a fetched body with mod_revproxy's streaming loop (pass what
- * arrived, FLUSH when the source pauses, an error bucket when it fails
- * after the head went out).  bb holds what the first read returned.
- * check: the body length X-Reproxy-Expected-Size demands when no
- * Content-Length told it beforehand, or -1. */
-static void stream(reproxy_run *rr, const char *url, revproxy_fetch *fh,
-                   apr_off_t check)
-{
-    request_rec *r = rr->r;
-    apr_status_t rv = fetch_stream(fh, rr->f->next, rr->bb, check,
-                                   H_EXPECTED);
-    const char *why = fetch_close(fh);
-
-    apr_brigade_cleanup(rr->bb);
-    if (rv == APR_ECONNABORTED) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, REPROXYLOGNO(0205)
-                      "client went away while reproxying %s", url);
-    }
-    else if (rv != APR_SUCCESS) {
-        r->no_cache = 1;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, REPROXYLOGNO(0204)
-                      "reproxy source %s failed after the response head "
-                      "went out: %s; client connection aborted", url,
-                      why ? why : "failed");
-    }
-}
-
-/* ---------------------------------------------------------------------- */
-/* Sources                                                                 */
-
-/* Whether X-Reproxy-Expected-Size contradicts what the answer announces;
- * *check is set to the body length still to be verified, or -1. */
-static const char *size_conflict(reproxy_run *rr, int status, apr_table_t *h,
-                                 apr_off_t *check)
-{
-    request_rec *r = rr->r;
-    const char *v;
-    apr_off_t n;
-
-    *check = -1;
-    if (rr->expected < 0 || status == HTTP_NOT_MODIFIED
-        || status == HTTP_NO_CONTENT) {
-        return NULL;
-    }
-    if (status == HTTP_PARTIAL_CONTENT
-        || status == HTTP_RANGE_NOT_SATISFIABLE) {
-        /* The complete length is after the '/' of Content-Range. */
-        v = apr_table_get(h, "Content-Range");
-        v = v ? strrchr(v, '/') : NULL;
-        if (v && parse_size(v + 1, &n) && n != rr->expected) {
-            return apr_psprintf(r->pool, "Content-Range length %"
-                                APR_OFF_T_FMT " contradicts " H_EXPECTED " %"
-                                APR_OFF_T_FMT, n, rr->expected);
-        }
-        return NULL;
-    }
-    v = apr_table_get(h, "Content-Length");
-    if (v) {
-        if (!parse_size(v, &n) || n != rr->expected) {
-            return apr_psprintf(r->pool, "Content-Length %s contradicts "
-                                H_EXPECTED " %" APR_OFF_T_FMT, v,
-                                rr->expected);
-        }
-        return NULL;
-    }
-    if (!r->header_only) {
-        *check = rr->expected;
-    }
-    return NULL;
-}
-
-static int is_redirect(int status)
-{
-    return status == HTTP_MOVED_PERMANENTLY || status == HTTP_MOVED_TEMPORARILY
-        || status == HTTP_SEE_OTHER || status == HTTP_TEMPORARY_REDIRECT
-        || status == HTTP_PERMANENT_REDIRECT;
-}
-
-/* Try one X-Reproxy-Url, following redirects. */
-static int try_url(reproxy_run *rr, const char *text)
-{
-    request_rec *r = rr->r;
-    reproxy_dir_conf *dc = rr->dc;
-    int max_redirects = dc->max_redirects == UNSET ? REPROXY_REDIRECTS_DFLT
-                                                   : dc->max_redirects;
-    revproxy_fetch_opts opts;
-    const char *current = text, *why = NULL;
-    int hops;
-
-    opts.method = r->header_only ? "HEAD" : "GET";
-    opts.headers = rr->fwd;
-    opts.timeout = dc->timeout == UNSET ? REPROXY_TIMEOUT_DFLT : dc->timeout;
-
-    for (hops = 0; ; hops++) {
-        revproxy_url *u;
-        revproxy_fetch *fh = NULL;
-        apr_table_t *h = NULL;
-        const char *loc;
-        apr_off_t check;
-        apr_status_t rv;
-        int status = 0;
-
-        /* Step One: a URL we may fetch (every hop is checked). */
-        u = revproxy_url_parse(r->pool, current, &why);
-        if (u == NULL || !allowed(dc, u->full)) {
-            if (u) {
-                why = "refused by ReproxyAllow";
-            }
-            break;
-        }
-
-        /* Step Two: the request and the answer's head. */
-        rv = fetch_open(r, u->full, &opts, &fh, &status, &h, &why);
-        if (rv != APR_SUCCESS) {
-            break;
-        }
-
-        /* Step Three: a redirect is followed, within the limit. */
-        if (is_redirect(status)) {
-            fetch_close(fh);
-            loc = apr_table_get(h, "Location");
-            if (loc == NULL || *loc == '\0') {
-                why = apr_psprintf(r->pool, "answered %d without Location",
-                                   status);
-                break;
-            }
-            if (hops >= max_redirects) {
-                why = apr_psprintf(r->pool, "answered %d to %s: more than "
-                                   "%d redirect(s) (ReproxyMaxRedirects)",
-                                   status, loc, max_redirects);
-                break;
-            }
-            current = revproxy_url_resolve(r->pool, u, loc);
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, REPROXYLOGNO(0206)
-                          "reproxy %s: %d redirect to %s", u->full, status,
-                          current);
-            continue;
-        }
-
-        /* Step Four: a usable answer? */
-        if (!((status >= 200 && status < 300)
-              || (status == HTTP_NOT_MODIFIED && rr->fwd_conditional)
-              || (status == HTTP_RANGE_NOT_SATISFIABLE && rr->fwd_range))) {
-            fetch_close(fh);
-            why = apr_psprintf(r->pool, "answered %d", status);
-            break;
-        }
-        why = size_conflict(rr, status, h, &check);
-        if (why) {
-            fetch_close(fh);
-            break;
-        }
-
-        /* Step Five: the first piece of the body before committing, so
-         * that a source that dies right away still lets the next one
-         * answer. */
-        rv = fetch_read(fh, rr->bb, 0);
-        if (rv != APR_SUCCESS && rv != APR_EOF) {
-            why = fetch_close(fh);
-            apr_brigade_cleanup(rr->bb);
-            break;
-        }
-
-        /* Step Six: our response is this one; stream it. */
-        set_head(rr, status, h);
-        admin_fields_again(rr);
-        if (rr->failures->nelts) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0203)
-                          "reproxy served by %s after failed sources:%s",
-                          u->full, failures_text(rr));
-        }
-        stream(rr, u->full, fh, check);
-        return SRC_DONE;
-    }
-    if (hops > 0 && current != text) {
-        why = apr_psprintf(r->pool, "%s (after %d redirect(s), at %s)",
-                           why ? why : "failed", hops, current);
-    }
-    fail(rr, text, why ? why : "failed");
-    return SRC_FAILED;
-}
-
-static int under_root(const char *path, const char *root)
-{
-    apr_size_t n = strlen(root);
-
-    if (n == 1 && root[0] == '/') {
-        return path[0] == '/' && path[1] != '\0';
-    }
-    return strncmp(path, root, n) == 0 && path[n] == '/';
-}
-
-/* Content-Type (and encoding, languages) as mod_mime gives them. */
-static void file_type(request_rec *r, const char *path)
-{
-    request_rec *sub = ap_sub_req_lookup_file(path, r, NULL);
-
-    if (sub->content_type == NULL) {
-        /* An access check stopped the lookup before the type checkers;
-         * ReproxyFileRoot is what authorizes the file, so ask them. */
-        ap_run_type_checker(sub);
-    }
-    if (sub->content_type) {
-        set_type(r, apr_pstrdup(r->pool, sub->content_type), 1);
-    }
-    if (sub->content_encoding) {
-        r->content_encoding = apr_pstrdup(r->pool, sub->content_encoding);
-    }
-    if (sub->content_languages && sub->content_languages->nelts) {
-        r->content_languages = apr_array_copy(r->pool,
-                                              sub->content_languages);
-    }
-    ap_destroy_sub_req(sub);
-}
-
-/* Whether fd is the file at path: a symlink swapped into the path
- * between realpath() and open() must not lead outside the root. */
-static int opened_as(apr_file_t *fd, const char *path)
-{
-#ifdef __linux__
-    apr_os_file_t os;
-    char link[64], target[PATH_MAX + 1];
-    ssize_t n;
-
-    if (apr_os_file_get(&os, fd) != APR_SUCCESS) {
-        return 0;
-    }
-    apr_snprintf(link, sizeof(link), "/proc/self/fd/%d", os);
-    n = readlink(link, target, sizeof(target) - 1);
-    if (n < 0) {
-        return 1;               /* no /proc: realpath() has to do */
-    }
-    target[n] = '\0';
-    return strcmp(target, path) == 0;
-#else
-    (void)fd;
-    (void)path;
-    return 1;
-#endif
-}
-
-/* A descriptor handed to APR by apr_os_file_put has no cleanup of its
- * own: close it with the request, unless it was closed already. */
-static apr_status_t close_file(void *data)
-{
-    apr_file_t *fd = data;
-    apr_os_file_t os;
-
-    if (apr_os_file_get(&os, fd) == APR_SUCCESS && os >= 0) {
-        return apr_file_close(fd);
-    }
-    return APR_SUCCESS;
-}
-
-/* Open path for reading, a regular file only, without ever blocking: a
- * FIFO swapped in for the file after any check by path would hold open(2)
- * until some writer came, and the worker with it.  With O_NONBLOCK open
- * returns at once whatever the path is; the descriptor itself is then
- * examined, so what is served is what was checked.  Returns why it
- * failed, or NULL with *out open in blocking mode again (sendfile, reads)
- * and *finfo describing it. */
-static const char *open_regular(request_rec *r, const char *path,
-                                apr_int32_t flags, apr_file_t **out,
-                                apr_finfo_t *finfo)
-{
-    apr_os_file_t os;
-    apr_status_t rv;
-    struct stat st;
-    int fl;
-    char buf[120];
-
-    *out = NULL;
-    os = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (os < 0) {
-        rv = errno;
-        return apr_psprintf(r->pool, "cannot open it (%s)",
-                            apr_strerror(rv, buf, sizeof(buf)));
-    }
-    if (fstat(os, &st) != 0) {
-        rv = errno;
-        close(os);
-        return apr_psprintf(r->pool, "cannot examine it (%s)",
-                            apr_strerror(rv, buf, sizeof(buf)));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(os);
-        return "not a regular file";
-    }
-    if ((fl = fcntl(os, F_GETFL)) == -1
-        || fcntl(os, F_SETFL, fl & ~O_NONBLOCK) == -1) {
-        rv = errno;
-        close(os);
-        return apr_psprintf(r->pool, "cannot make it blocking (%s)",
-                            apr_strerror(rv, buf, sizeof(buf)));
-    }
-    apr_os_file_put(out, &os, flags, r->pool);
-    apr_pool_cleanup_register(r->pool, *out, close_file,
-                              apr_pool_cleanup_null);
-    rv = apr_file_info_get(finfo, APR_FINFO_NORM, *out);
-    if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
-        apr_file_close(*out);
-        *out = NULL;
-        return apr_psprintf(r->pool, "cannot examine it (%s)",
-                            apr_strerror(rv, buf, sizeof(buf)));
-    }
-    finfo->fname = path;
-    return NULL;
-}
-
-/* Try X-Reproxy-File: serve it as the default handler would (sendfile,
- * conditionals; Range by the BYTERANGE filter downstream). */
-static int try_file(reproxy_run *rr)
-{
-    request_rec *r = rr->r;
-    conn_rec *c = r->connection;
-    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
-    apr_array_header_t *roots = rr->dc->roots;
-    const char *why = NULL;
-    char *resolved, *real = NULL;
-    apr_file_t *fd = NULL;
-    apr_finfo_t finfo;
-    int i, cond;
-
-    /* Step One: the real path, below a ReproxyFileRoot. */
-    if (rr->file[0] != '/') {
-        why = "not an absolute path";
-    }
-    else if ((resolved = realpath(rr->file, NULL)) == NULL) {
-        char buf[120];
-        why = apr_psprintf(r->pool, "cannot resolve it (%s)",
-                           apr_strerror(errno, buf, sizeof(buf)));
-    }
-    else {
-        real = apr_pstrdup(r->pool, resolved);
-        free(resolved);
-        for (i = 0; roots && i < roots->nelts; i++) {
-            if (under_root(real, APR_ARRAY_IDX(roots, i, const char *))) {
-                break;
-            }
-        }
-        if (roots == NULL || roots->nelts == 0) {
-            why = "no ReproxyFileRoot is configured here";
-        }
-        else if (i == roots->nelts) {
-            why = strcmp(real, rr->file) == 0
-                  ? "outside every ReproxyFileRoot"
-                  : apr_pstrcat(r->pool, "resolves to ", real,
-                                ", outside every ReproxyFileRoot", NULL);
-        }
-    }
-
-    /* Step Two: open it, a regular file only, never blocking. */
-    if (why == NULL) {
-        why = open_regular(r, real, APR_FOPEN_READ | APR_FOPEN_BINARY
-#if APR_HAS_SENDFILE
-                           | AP_SENDFILE_ENABLED(core->enable_sendfile)
-#endif
-                           , &fd, &finfo);
-        if (why == NULL && !opened_as(fd, real)) {
-            why = "it was replaced while being opened";
-        }
-    }
-    if (why) {
-        if (fd) {
-            apr_file_close(fd);
-        }
-        fail(rr, rr->file, why);
-        return SRC_FAILED;
-    }
-    (void)core;
-
-    /* Step Three: the head, as the default handler makes it. */
-    reset_head(rr, HTTP_OK);
-    r->filename = real;
-    r->finfo = finfo;
-    file_type(r, real);
-    r->mtime = 0;
-    ap_update_mtime(r, finfo.mtime);
-    ap_set_last_modified(r);
-    ap_set_etag_fd(r, fd);
-    ap_set_accept_ranges(r);
-    ap_set_content_length(r, finfo.size);
-    apply_preserved(rr);
-    if (rr->failures->nelts) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0203)
-                      "reproxy served by file %s after failed sources:%s",
-                      real, failures_text(rr));
-    }
-
-    /* Step Four: conditionals, then the body. */
-    cond = ap_meets_conditions(r);
-    if (cond != OK) {
-        apr_file_close(fd);
-        if (cond == HTTP_NOT_MODIFIED) {
-            r->status = HTTP_NOT_MODIFIED;
-            admin_fields_again(rr);
-            APR_BRIGADE_INSERT_TAIL(rr->bb, apr_bucket_eos_create(
-                                                c->bucket_alloc));
-            ap_pass_brigade(rr->f->next, rr->bb);
-            apr_brigade_cleanup(rr->bb);
-            return SRC_DONE;
-        }
-        send_error(rr, cond);
-        return SRC_DONE;
-    }
-    admin_fields_again(rr);
-    if (finfo.size > 0) {
-        apr_brigade_insert_file(rr->bb, fd, 0, finfo.size, r->pool);
-    }
-    APR_BRIGADE_INSERT_TAIL(rr->bb, apr_bucket_eos_create(c->bucket_alloc));
-    ap_pass_brigade(rr->f->next, rr->bb);
-    apr_brigade_cleanup(rr->bb);
-    return SRC_DONE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -986,7 +489,7 @@ static apr_status_t reproxy(reproxy_run *rr)
 
     /* Step Two: X-Reproxy-File first, as perlbal does. */
     if (rr->file) {
-        if (try_file(rr) == SRC_DONE) {
+        if (reproxy_try_file(rr) == SRC_DONE) {
             return APR_SUCCESS;
         }
     }
@@ -995,10 +498,10 @@ static apr_status_t reproxy(reproxy_run *rr)
     for (i = 0; i < rr->urls->nelts; i++) {
         const char *url = APR_ARRAY_IDX(rr->urls, i, const char *);
         if (!fetch_ready) {
-            fail(rr, url, "mod_revproxy is not loaded");
+            reproxy_fail(rr, url, "mod_revproxy is not loaded");
             continue;
         }
-        if (try_url(rr, url) == SRC_DONE) {
+        if (reproxy_try_url(rr, url) == SRC_DONE) {
             return APR_SUCCESS;
         }
     }
@@ -1006,8 +509,8 @@ static apr_status_t reproxy(reproxy_run *rr)
     /* Step Four: nothing worked. */
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, REPROXYLOGNO(0200)
                   "reproxy of %s failed, answered 502; every source "
-                  "failed:%s", r->uri, failures_text(rr));
-    return send_error(rr, HTTP_BAD_GATEWAY);
+                  "failed:%s", r->uri, reproxy_failures_text(rr));
+    return reproxy_send_error(rr, HTTP_BAD_GATEWAY);
 }
 
 static apr_status_t reproxy_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -1040,7 +543,7 @@ static apr_status_t reproxy_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         const char *size = first_value(r, H_EXPECTED);
         rr->file = first_value(r, H_FILE);
         collect_urls(rr);
-        if (size && !parse_size(size, &rr->expected)) {
+        if (size && !ap_parse_strict_length(&rr->expected, size)) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, REPROXYLOGNO(0208)
                           "ignoring invalid " H_EXPECTED " '%s'", size);
             rr->expected = -1;
@@ -1203,12 +706,12 @@ static void retrieve_fetch_fns(void)
     APR_OPTIONAL_FN_TYPE(revproxy_api_version) *version =
         APR_RETRIEVE_OPTIONAL_FN(revproxy_api_version);
 
-    fetch_open = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_open);
-    fetch_read = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_read);
-    fetch_stream = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_stream);
-    fetch_close = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_close);
+    reproxy_fetch_open = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_open);
+    reproxy_fetch_read = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_read);
+    reproxy_fetch_stream = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_stream);
+    reproxy_fetch_close = APR_RETRIEVE_OPTIONAL_FN(revproxy_fetch_close);
     fetch_ready = version && version() >= REVPROXY_API_VERSION
-                  && fetch_open && fetch_read && fetch_stream && fetch_close;
+                  && reproxy_fetch_open && reproxy_fetch_read && reproxy_fetch_stream && reproxy_fetch_close;
 }
 
 static void reproxy_optional_fn_retrieve(void)

@@ -113,7 +113,10 @@ static int is_redirect(int status)
         || status == HTTP_PERMANENT_REDIRECT;
 }
 
-/* Try one X-Reproxy-Url, following redirects. */
+/* Try one X-Reproxy-Url, following redirects.  Written as numbered steps
+ * in one loop (one turn per redirect hop), as httpd's handlers are: the
+ * order of the checks is the security argument (every hop is parsed and
+ * checked against ReproxyAllow before anything is sent). */
 int reproxy_try_url(reproxy_run *rr, const char *text)
 {
     request_rec *r = rr->r;
@@ -345,7 +348,9 @@ static const char *open_regular(request_rec *r, const char *path,
 }
 
 /* Try X-Reproxy-File: serve it as the default handler would (sendfile,
- * conditionals; Range by the BYTERANGE filter downstream). */
+ * conditionals; Range by the BYTERANGE filter downstream).  Numbered steps
+ * in one function: the path is resolved and checked against the roots,
+ * then opened without blocking and checked again, in that order. */
 int reproxy_try_file(reproxy_run *rr)
 {
     request_rec *r = rr->r;

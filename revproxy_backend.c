@@ -331,131 +331,111 @@ static void log_member_failure(request_rec *r, const revproxy_rule *rule,
                   : status == HTTP_BAD_GATEWAY ? "; answered 502" : "");
 }
 
-int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
-                           const revproxy_rule *rule, revproxy_pick *pick)
+/* How a request fared over the members so far. */
+typedef struct failover {
+    int tried;                  /* members chosen */
+    int sent;                   /* members it reached that failed it */
+    int sent_status;            /* the last of those failures */
+    const char *sent_why;
+} failover;
+
+/* x goes to member m: its address, base path and Host. */
+static void aim_at(revproxy_exchange *x, const revproxy_group *g,
+                   const revproxy_member *m, const revproxy_rule *rule,
+                   const char *path)
 {
-    static apr_uint32_t local_turn;     /* without shared memory */
     request_rec *r = x->r;
     revproxy_server_conf *gsc = ap_get_module_config(g->server->module_config,
                                                      &revproxy_module);
-    revproxy_group_state *gs = g->state;
-    const char *path = x->path;
-    const char *client_host = apr_table_get(r->headers_in, "Host");
-    char *tried = apr_pcalloc(r->pool, g->members->nelts);
-    const revproxy_member *m;
-    apr_uint32_t turn;
-    int attempts = 0, sent = 0, sent_status = HTTP_BAD_GATEWAY, status;
-    const char *sent_why = NULL;
+
+    x->addr.https = m->addr.https;
+    x->addr.host = m->addr.host;
+    x->addr.port = m->addr.port;
+    x->addr.gauges = revproxy_score_gauges(gsc->score, REVPROXY_SCORE_MEMBER,
+                                           m->slot);
+    x->path = *m->base ? apr_pstrcat(r->pool, m->base, path, NULL) : path;
+    if (!(rule->keephost && apr_table_get(r->headers_in, "Host"))) {
+        apr_table_setn(x->own, "Host", m->hostport);
+    }
+}
+
+/* The request failed on m with status: count it, mark m as the failure
+ * says, and tell whether the request may move on to another member (1)
+ * or gets status (0; logged). */
+static int after_failure(revproxy_exchange *x, const revproxy_group *g,
+                         const revproxy_member *m, const revproxy_rule *rule,
+                         int status, failover *fo)
+{
+    request_rec *r = x->r;
+    revproxy_score_member *mc = m->counters;
+
+    if (mc && x->fail >= REVPROXY_FAIL_REFUSED
+        && x->fail <= REVPROXY_FAIL_ABORTED) {
+        apr_atomic_inc64(&mc->fail[x->fail - REVPROXY_FAIL_REFUSED]);
+    }
+    if (x->fail == REVPROXY_FAIL_REFUSED
+        || (x->fail == REVPROXY_FAIL_TIMEOUT && x->unconnected)) {
+        /* No connection (refused, unreachable, TLS, connect timeout):
+         * down at once, and the request has not reached it. */
+        mark_down(g, m, m->state, REVPROXY_MEMBER_DOWN,
+                  x->why ? x->why : "failed", r, rule);
+    }
+    else if (x->fail == REVPROXY_FAIL_BAD) {
+        /* Connected, but no usable answer: the request may have been what
+         * broke it, so one such request does not take the member out;
+         * fails= of them in a row do. */
+        fo->sent++;
+        fo->sent_status = status;
+        fo->sent_why = x->why;
+        count_failure(g, m, m->state, x, r, rule);
+    }
+    else {
+        /* No head within the timeout: the request may still be at work
+         * there; the member's answer is a 504. */
+        log_member_failure(r, rule, g, x, status, NULL);
+        return 0;
+    }
+    if (fo->sent >= g->max_attempts) {
+        log_member_failure(r, rule, g, x, status, apr_psprintf(r->pool,
+                           "; sent to %d member%s (maxattempts=%d): not sent "
+                           "again", fo->sent, fo->sent == 1 ? "" : "s",
+                           g->max_attempts));
+        return 0;
+    }
+    if (!revproxy_x_replayable(x)) {
+        log_member_failure(r, rule, g, x, status, "; bytes of the request "
+                           "reached it and the method is not idempotent: "
+                           "not sent to another member");
+        return 0;
+    }
+    if (!revproxy_x_reset(x)) {
+        log_member_failure(r, rule, g, x, status, "; the request body "
+                           "cannot be sent again: not sent to another "
+                           "member");
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0307)
+                  "backend group %s: member %s failed (%s), trying the next "
+                  "one", g->name, m->url, x->why ? x->why : "failed");
+    return 1;
+}
+
+/* Every member was tried or is down.  One that got the request and failed
+ * it gave the answer: 502, not "unavailable"; else 503 + Retry-After. */
+static int no_member_left(revproxy_exchange *x, const revproxy_group *g,
+                          const revproxy_rule *rule, const failover *fo)
+{
+    request_rec *r = x->r;
     long after;
 
-    memset(pick, 0, sizeof(*pick));
-    pick->group = g;
-    if (g->counters) {
-        apr_atomic_inc64(&g->counters->requests);
-    }
-
-    turn = gs ? apr_atomic_inc32(&gs->turn) : local_turn++;
-    while ((m = choose(g, turn, tried)) != NULL) {
-        revproxy_member_state *ms = m->state;
-        revproxy_score_member *mc = m->counters;
-        apr_off_t in0 = x->bytes_in, out0 = x->bytes_out;
-        apr_time_t t0;
-
-        x->addr.https = m->addr.https;
-        x->addr.host = m->addr.host;
-        x->addr.port = m->addr.port;
-        x->addr.gauges = revproxy_score_gauges(gsc->score,
-                                               REVPROXY_SCORE_MEMBER, m->slot);
-        x->path = *m->base ? apr_pstrcat(r->pool, m->base, path, NULL) : path;
-        if (!(rule->keephost && client_host)) {
-            apr_table_setn(x->own, "Host", m->hostport);
-        }
-        attempts++;
-        if (mc) {
-            apr_atomic_inc64(&mc->requests);
-        }
-        t0 = apr_time_now();
-        status = revproxy_x_start(x);
-        if (status == OK) {
-            count_latency(mc, apr_time_now() - t0);
-            if (ms && apr_atomic_read32(&ms->fails_in_row) != 0) {
-                apr_atomic_set32(&ms->fails_in_row, 0);
-            }
-            mark_up(g, m, ms, r, "a request succeeded");
-            pick->member = m;
-            pick->in0 = in0;
-            pick->out0 = out0;
-            return OK;
-        }
-
-        if (mc) {
-            apr_atomic_add64(&mc->bytes_in, (apr_uint64_t)(x->bytes_in - in0));
-            apr_atomic_add64(&mc->bytes_out,
-                             (apr_uint64_t)(x->bytes_out - out0));
-        }
-        if (x->fail == REVPROXY_FAIL_CLIENT) {
-            return status;      /* the client's side failed */
-        }
-        if (mc && x->fail >= REVPROXY_FAIL_REFUSED
-            && x->fail <= REVPROXY_FAIL_ABORTED) {
-            apr_atomic_inc64(&mc->fail[x->fail - REVPROXY_FAIL_REFUSED]);
-        }
-        if (x->fail == REVPROXY_FAIL_REFUSED
-            || (x->fail == REVPROXY_FAIL_TIMEOUT && x->unconnected)) {
-            /* No connection (refused, unreachable, TLS, connect timeout):
-             * down at once, and the request has not reached it. */
-            mark_down(g, m, ms, REVPROXY_MEMBER_DOWN,
-                      x->why ? x->why : "failed", r, rule);
-        }
-        else if (x->fail == REVPROXY_FAIL_BAD) {
-            /* Connected, but no usable answer: the request may have been
-             * what broke it, so one such request does not take the member
-             * out; fails= of them in a row do. */
-            sent++;
-            sent_status = status;
-            sent_why = x->why;
-            count_failure(g, m, ms, x, r, rule);
-        }
-        else {
-            /* No head within the timeout: the request may still be at
-             * work there; the member's answer is a 504. */
-            log_member_failure(r, rule, g, x, status, NULL);
-            return status;
-        }
-        if (sent >= g->max_attempts) {
-            log_member_failure(r, rule, g, x, status, apr_psprintf(r->pool,
-                               "; sent to %d member%s (maxattempts=%d): not "
-                               "sent again", sent, sent == 1 ? "" : "s",
-                               g->max_attempts));
-            return status;
-        }
-        if (!revproxy_x_replayable(x)) {
-            log_member_failure(r, rule, g, x, status, "; bytes of the "
-                               "request reached it and the method is not "
-                               "idempotent: not sent to another member");
-            return status;
-        }
-        if (!revproxy_x_reset(x)) {
-            log_member_failure(r, rule, g, x, status, "; the request body "
-                               "cannot be sent again: not sent to another "
-                               "member");
-            return status;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0307)
-                      "backend group %s: member %s failed (%s), trying the "
-                      "next one", g->name, m->url,
-                      x->why ? x->why : "failed");
-    }
-
-    /* Step Three (end): no member left.  One that got the request and
-     * failed it gave the answer: 502, not "unavailable". */
-    if (sent > 0) {
-        x->why = sent_why;
+    if (fo->sent > 0) {
+        x->why = fo->sent_why;
         x->fail = REVPROXY_FAIL_BAD;
-        log_member_failure(r, rule, g, x, sent_status, apr_psprintf(r->pool,
-                           "; sent to %d member%s, no other member to try",
-                           sent, sent == 1 ? "" : "s"));
-        return sent_status;
+        log_member_failure(r, rule, g, x, fo->sent_status,
+                           apr_psprintf(r->pool, "; sent to %d member%s, no "
+                                        "other member to try", fo->sent,
+                                        fo->sent == 1 ? "" : "s"));
+        return fo->sent_status;
     }
     if (g->counters) {
         apr_atomic_inc64(&g->counters->unavailable);
@@ -467,10 +447,64 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
                   "backend group %s (%s \"%s\" at %s): %s; answered 503 "
                   "with Retry-After: %ld", g->name, rule->directive,
                   rule->pattern, rule->where,
-                  attempts ? apr_psprintf(r->pool, "every member is down "
-                                          "(%d tried)", attempts)
-                           : "every member is down", after);
+                  fo->tried ? apr_psprintf(r->pool, "every member is down "
+                                           "(%d tried)", fo->tried)
+                            : "every member is down", after);
     return HTTP_SERVICE_UNAVAILABLE;
+}
+
+int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
+                           const revproxy_rule *rule, revproxy_pick *pick)
+{
+    static apr_uint32_t local_turn;     /* without shared memory */
+    request_rec *r = x->r;
+    revproxy_group_state *gs = g->state;
+    const char *path = x->path;
+    char *tried = apr_pcalloc(r->pool, g->members->nelts);
+    const revproxy_member *m;
+    failover fo = { 0, 0, HTTP_BAD_GATEWAY, NULL };
+    apr_uint32_t turn;
+
+    memset(pick, 0, sizeof(*pick));
+    pick->group = g;
+    if (g->counters) {
+        apr_atomic_inc64(&g->counters->requests);
+    }
+    turn = gs ? apr_atomic_inc32(&gs->turn) : local_turn++;
+    while ((m = choose(g, turn, tried)) != NULL) {
+        revproxy_score_member *mc = m->counters;
+        apr_off_t in0 = x->bytes_in, out0 = x->bytes_out;
+        apr_time_t t0 = apr_time_now();
+        int status;
+
+        aim_at(x, g, m, rule, path);
+        fo.tried++;
+        if (mc) {
+            apr_atomic_inc64(&mc->requests);
+        }
+        status = revproxy_x_start(x);
+        if (status == OK) {
+            count_latency(mc, apr_time_now() - t0);
+            if (m->state && apr_atomic_read32(&m->state->fails_in_row)) {
+                apr_atomic_set32(&m->state->fails_in_row, 0);
+            }
+            mark_up(g, m, m->state, r, "a request succeeded");
+            pick->member = m;
+            pick->in0 = in0;
+            pick->out0 = out0;
+            return OK;
+        }
+        if (mc) {
+            apr_atomic_add64(&mc->bytes_in, (apr_uint64_t)(x->bytes_in - in0));
+            apr_atomic_add64(&mc->bytes_out,
+                             (apr_uint64_t)(x->bytes_out - out0));
+        }
+        if (x->fail == REVPROXY_FAIL_CLIENT
+            || !after_failure(x, g, m, rule, status, &fo)) {
+            return status;
+        }
+    }
+    return no_member_left(x, g, rule, &fo);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -397,6 +397,9 @@ void revproxy_h1_head_init(revproxy_h1_head *h, char *line, size_t max_line,
     h->error = NULL;
 }
 
+/* Long on purpose: the fast paths (a line whole in the input, parsed where
+ * it lies) and the byte-wise state machine they fall back to must agree
+ * byte for byte, which is easiest to see -- and to fuzz -- in one place. */
 int revproxy_h1_head_feed(revproxy_h1_head *h, const char *in, size_t len,
                           size_t *consumed)
 {
@@ -604,7 +607,9 @@ static const char *after_size(revproxy_h1_body *b, unsigned char c)
 }
 
 /* Advance the chunked framing by one byte outside chunk data.  Returns an
- * error or NULL. */
+ * error or NULL.  One switch over every state of RFC 9112 7.1 (size,
+ * extension, CRLF, trailer fields), kept whole so that each byte costs one
+ * dispatch and every transition can be read against the grammar. */
 static const char *cbyte(revproxy_h1_body *b, unsigned char c)
 {
     int d;

@@ -184,6 +184,9 @@ static const char *make_hostport(apr_pool_t *p, int scheme, const char *host,
     return apr_psprintf(p, "%s:%u", host, (unsigned)port);
 }
 
+/* Long because it is one left-to-right walk over DEST that knows, at each
+ * byte, which URL part (scheme, host, port, path, query) it is in: that
+ * part decides how a capture placed there is checked or encoded. */
 const char *revproxy_dest_compile(apr_pool_t *p, const char *text,
                                   revproxy_dest **out, int *max_group)
 {
@@ -366,6 +369,9 @@ static int expand_authority(const revproxy_dest *d, int part,
     return 1;
 }
 
+/* One pass over the compiled segments, measuring and writing in the same
+ * loop: kept together so the bound on the output (3 bytes per input byte
+ * in the worst encoding) is checked where the bytes are written. */
 int revproxy_dest_expand(apr_pool_t *p, const revproxy_dest *d,
                          const char *subject, const PCRE2_SIZE *ovector,
                          int ngroups, int raw, const char *args,

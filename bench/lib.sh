@@ -12,7 +12,8 @@
 
 declare -A LABEL=([revproxy]="httpd+mod_revproxy" [proxypass]="httpd+ProxyPass"
                   [proxypassmatch]="httpd+ProxyPassMatch" [nginx]="nginx proxy_pass"
-                  [reproxy]="httpd+mod_revproxy+reproxy" [direct]="backend direct")
+                  [reproxy]="httpd+mod_revproxy+reproxy" [direct]="backend direct"
+                  [baseline]="httpd+mod_revproxy (base)")
 
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -265,6 +266,9 @@ EOF
         case $kind in
             revproxy)
                 echo "LoadModule revproxy_module $TOP/.libs/mod_revproxy.so"
+                echo "RevProxyPass \"^/(.*)\$\" \"http://127.0.0.1:$bport/\$1\"" ;;
+            baseline)
+                echo "LoadModule revproxy_module $BASELINE/mod_revproxy.so"
                 echo "RevProxyPass \"^/(.*)\$\" \"http://127.0.0.1:$bport/\$1\"" ;;
             reproxy)
                 echo "LoadModule revproxy_module $TOP/.libs/mod_revproxy.so"

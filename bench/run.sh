@@ -27,7 +27,12 @@
 #   BENCH_WARMUP     seconds of warm-up before each run [1]
 #   BENCH_SIZES      bodies: 100 10k 1m [100 10k 1m]
 #   BENCH_CONNS      wrk connections [8 32]
-#   BENCH_FRONTS     [revproxy proxypass proxypassmatch nginx]
+#   BENCH_FRONTS     [revproxy proxypass proxypassmatch nginx, and baseline
+#                    when BENCH_BASELINE is set]
+#   BENCH_BASELINE   a directory holding another build's mod_revproxy.so
+#                    (e.g. .libs of a `git worktree` of an older commit): the
+#                    front "baseline" runs it with the same config, so that
+#                    two trees are measured in one run ("x" columns compare)
 #   BENCH_PIN        1: fronts on CPU $BENCH_CPU_FRONT [0], backends, wrk,
 #                    curl and the SSE client on CPU $BENCH_CPU_LOAD [1]; 0: no
 #                    pinning [1]
@@ -50,7 +55,14 @@ DURATION=${BENCH_DURATION:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SIZES=${BENCH_SIZES:-100 10k 1m}
 CONNS=${BENCH_CONNS:-8 32}
-FRONTS=${BENCH_FRONTS:-revproxy proxypass proxypassmatch nginx}
+BASELINE=${BENCH_BASELINE:-}
+if [ -n "$BASELINE" ]; then
+    BASELINE=$(cd "$BASELINE" && pwd)
+    [ -f "$BASELINE/mod_revproxy.so" ] || { echo "bench: no $BASELINE/mod_revproxy.so" >&2; exit 1; }
+    FRONTS=${BENCH_FRONTS:-revproxy baseline proxypass proxypassmatch nginx}
+else
+    FRONTS=${BENCH_FRONTS:-revproxy proxypass proxypassmatch nginx}
+fi
 PIN=${BENCH_PIN:-1}
 CPU_FRONT=${BENCH_CPU_FRONT:-0}
 CPU_LOAD=${BENCH_CPU_LOAD:-1}
@@ -67,6 +79,7 @@ declare -A PORT=(
     [proxypassmatch]=${BENCH_PORT_PROXYPASSMATCH:-$((BASE + 12))}
     [nginx]=${BENCH_PORT_NGINX:-$((BASE + 13))}
     [reproxy]=${BENCH_PORT_REPROXY:-$((BASE + 14))}
+    [baseline]=${BENCH_PORT_BASELINE:-$((BASE + 15))}
 )
 # shellcheck source=bench/lib.sh
 . "$TOP/bench/lib.sh"

@@ -464,6 +464,34 @@ static void test_values(void)
        "non-ASCII byte are left out");
 }
 
+/* An own field whose value holds a control byte -- the client's
+ * X-Forwarded-For under HttpProtocolOptions Unsafe, which added_fields()
+ * copies into the proxy's own, or a value another module set -- must not
+ * make the proxy's field vanish: a backend that trusts X-Forwarded-For
+ * would then take the proxy's address for the client's.  The head must
+ * be refused (NULL), or still carry the field once, clean. */
+static void test_own_control_bytes(void)
+{
+    apr_table_t *client = apr_table_make(pool, 4);
+    apr_table_t *own;
+    revproxy_head_spec s;
+    const char *h;
+
+    apr_table_addn(client, "X-Forwarded-For", "203.0.113.9\x01");
+    s = spec(client, own_fields("203.0.113.9\x01, 192.0.2.7"));
+    h = build(&s);
+    ok(h == NULL || (well_formed(h)
+                     && fields(h, "X-Forwarded-For", NULL) == 1),
+       "own X-Forwarded-For with a control byte: refused, or sent once");
+
+    own = own_fields(NULL);
+    apr_table_setn(own, "Host", "front.example\x7f");
+    s = spec(client, own);
+    h = build(&s);
+    ok(h == NULL || (well_formed(h) && fields(h, "Host", NULL) == 1),
+       "own Host with DEL: refused, or sent once");
+}
+
 static void test_hop_field(void)
 {
     static const struct {
@@ -612,6 +640,7 @@ int main(void)
     test_upgrade_close();
     test_request_line();
     test_values();
+    test_own_control_bytes();
     test_hop_field();
     test_tokens();
     test_strip();

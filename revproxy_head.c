@@ -204,6 +204,52 @@ static int field_ok(const char *name, const char *value, apr_size_t *nlen,
     return 1;
 }
 
+/* Whether a field value holds a byte no header line may carry. */
+static int value_dirty(const char *v)
+{
+    const unsigned char *s;
+
+    for (s = (const unsigned char *)v; *s; s++) {
+        if ((*s < 0x20 && *s != '\t') || *s == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The proxy's own fields always go out: a control byte in one of their
+ * values (a client's X-Forwarded-For that httpd let through under
+ * HttpProtocolOptions Unsafe, extended by the proxy) becomes a space; it
+ * never makes the field vanish, which would let a backend take the
+ * proxy's address for the client's.  own itself is returned when clean. */
+static const apr_table_t *clean_own(apr_pool_t *p, const apr_table_t *own)
+{
+    const apr_array_header_t *arr = apr_table_elts(own);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_table_t *copy = NULL;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        char *v, *c;
+
+        if (e[i].val == NULL || !value_dirty(e[i].val)) {
+            continue;
+        }
+        if (copy == NULL) {
+            copy = apr_table_copy(p, own);
+        }
+        v = apr_pstrdup(p, e[i].val);
+        for (c = v; *c; c++) {
+            if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
+                *c = ' ';
+            }
+        }
+        /* Same position in the copy: the arrays were copied whole. */
+        ((apr_table_entry_t *)apr_table_elts(copy)->elts)[i].val = v;
+    }
+    return copy ? copy : own;
+}
+
 /* Length of a method or request target, 0 when it is empty or holds a
  * byte a request line cannot carry. */
 static apr_size_t token_len(const char *s)
@@ -303,7 +349,8 @@ char *revproxy_head_build(apr_pool_t *p, const revproxy_head_spec *s,
     static const apr_array_header_t none = { NULL, 0, 0, 0, NULL };
     const apr_array_header_t *ca = s->client ? apr_table_elts(s->client)
                                              : &none;
-    const apr_array_header_t *oa = s->own ? apr_table_elts(s->own) : &none;
+    const apr_table_t *own = s->own ? clean_own(p, s->own) : NULL;
+    const apr_array_header_t *oa = own ? apr_table_elts(own) : &none;
     apr_array_header_t *conn = s->client ? connection_values(p, s->client)
                                          : NULL;
     apr_size_t mlen = token_len(s->method), tlen = token_len(s->target);

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2034,SC2154  # the PKGS_* lists are read through eval
 # build/deps.sh -- install the Debian packages a target needs, only those missing.
 #
-#   build/deps.sh [GROUP ...]      GROUP: build (default) test sanitize fuzz bench demo all
+#   build/deps.sh [GROUP ...]      GROUP: build (default) test sanitize fuzz bench demo deb all
 #
 # As root it runs apt-get (one `apt-get update` first, only when something is
 # missing); as a user it uses `sudo -n` when that works without a password,
@@ -19,12 +19,16 @@ PKGS_fuzz="@build clang libclang-rt-14-dev"
 # bench/run.sh: nginx (backend and a front), wrk; bench/profile.sh: valgrind, strace.
 PKGS_bench="@test nginx wrk valgrind strace"
 PKGS_demo="@build apache2 curl"
+# build/deb.sh (make deb, t/revproxy/95_package.t): dpkg-buildpackage.
+# dh_apache2 comes with apache2-dev (@build): dh-apache2 is a virtual
+# package that apache2-dev provides, so dpkg-query would never see it.
+PKGS_deb="@build debhelper dpkg-dev fakeroot"
 
 expand() {
     for g in "$@"; do
         case $g in
-            all) expand build test sanitize fuzz bench demo ;;
-            build|test|sanitize|fuzz|bench|demo)
+            all) expand build test sanitize fuzz bench demo deb ;;
+            build|test|sanitize|fuzz|bench|demo|deb)
                 eval "list=\$PKGS_$g"
                 for p in $list; do
                     case $p in
@@ -32,7 +36,7 @@ expand() {
                         *) echo "$p" ;;
                     esac
                 done ;;
-            *) echo "deps.sh: unknown group '$g' (build test sanitize fuzz bench demo all)" >&2
+            *) echo "deps.sh: unknown group '$g' (build test sanitize fuzz bench demo deb all)" >&2
                exit 2 ;;
         esac
     done

@@ -368,7 +368,8 @@ static void trace_connect(revproxy_exchange *x, const char *backend,
     }
 }
 
-/* trace3: the request head as sent, one log line per line of it. */
+/* trace3: the request head as sent, one log line per line of it (httpd
+ * escapes control bytes and backslashes in the error log itself). */
 static void trace_request(request_rec *r, const char *backend,
                           const char *head, apr_size_t hlen)
 {
@@ -384,10 +385,8 @@ static void trace_request(request_rec *r, const char *backend,
         if (n == 0) {
             break;              /* the empty line that ends the head */
         }
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE3, 0, r, "backend %s: > %s",
-                      backend, ap_escape_logitem(r->pool,
-                                                 apr_pstrmemdup(r->pool,
-                                                                head, n)));
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE3, 0, r, "backend %s: > %.*s",
+                      backend, (int)n, head);
         head = eol ? eol + 1 : end;
     }
 }
@@ -401,12 +400,10 @@ static void trace_response(request_rec *r, const char *backend,
     int i;
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE3, 0, r, "backend %s: < %d %s",
-                  backend, x->status,
-                  ap_escape_logitem(r->pool, x->reason ? x->reason : ""));
+                  backend, x->status, x->reason ? x->reason : "");
     for (i = 0; i < arr->nelts; i++) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE3, 0, r, "backend %s: < %s: %s",
-                      backend, ap_escape_logitem(r->pool, e[i].key),
-                      ap_escape_logitem(r->pool, e[i].val));
+                      backend, e[i].key, e[i].val);
     }
 }
 

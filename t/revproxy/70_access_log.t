@@ -1,18 +1,21 @@
 # t/revproxy/70_access_log.t -- what an admin sees per request
 # (t/conf/obs.conf.in): the access-log notes of every proxied request (a new
 # connection then a reused one, the retry after a pooled connection was
-# closed, the member of a group that answered and %f naming it, failover, a
-# refused backend's 502, a group's 503, a 400 from the captures, reproxied
-# answers), read back from the access log; and the trace lines of
-# LogLevel revproxy:trace3 (the rule, the member, reuse or connect, both
-# heads).  Times are only checked to be plausible.
+# closed, a refused backend's 502, a 400 from the captures, reproxied
+# answers; on a separate httpd, so that the suite's status page counts no
+# group of ours: the member of a group that answered and %f naming it,
+# failover, a group's 503), read back from the access log; and the trace
+# lines of LogLevel revproxy:trace3 (the rule, the member, reuse or
+# connect, both heads).  Times are only checked to be plausible.
 use strict;
 use warnings;
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET POST);
+use File::Temp ();
 use Time::HiRes ();
 use RevProxyTest qw(:all);
+use RevProxyInstance qw(member instance);
 
 Apache::TestRequest::module('rp_log');
 Apache::TestRequest::user_agent(keep_alive => 0);
@@ -20,18 +23,16 @@ Apache::TestRequest::user_agent(keep_alive => 0);
 my $logs = Apache::Test::vars('t_logs');
 my $access_log = "$logs/revproxy_access_log";
 my $trace_log = "$logs/revproxy_trace_log";
-my $port_a = Apache::Test::vars('obs_member_a_port');
-my $port_b = Apache::Test::vars('obs_member_b_port');
 my $store = Apache::Test::vars('obs_store_port');
 my $tag = "t$$";            # the request lines of this run
 
 # The access-log line of the request for $path (it is written after the
 # response went out: wait for it), as { code => ..., rp_* => ... }.
 sub log_fields {
-    my ($path) = @_;
+    my ($path, $file) = @_;
     my $end = Time::HiRes::time() + 5;
     while (1) {
-        if (open my $fh, '<', $access_log) {
+        if (open my $fh, '<', $file // $access_log) {
             my ($line) = grep { /"[A-Z]+ \Q$path\E HTTP\/1\.[01]"/ } <$fh>;
             if ($line) {
                 my %f = (line => $line);
@@ -81,10 +82,10 @@ sub keepalive_backend {
 # ---- 1. a plain-URL rule: new, reused, closed pooled connection ----------
 {
     my ($port, $be) = keepalive_backend(drop => 1);
-    my @res = map { GET "/raw/$port/$_-$tag" } qw(one two three);
+    my @res = map { GET "/obsraw/$port/$_-$tag" } qw(one two three);
     is_deeply [map { $_->code } @res], [200, 200, 200],
               'plain URL: three requests answered';
-    my @f = map { log_fields("/raw/$port/$_-$tag") } qw(one two three);
+    my @f = map { log_fields("/obsraw/$port/$_-$tag") } qw(one two three);
 
     my $f = $f[0];
     ok $f->{line}, '... each logged' or diag "no line in $access_log";
@@ -97,7 +98,7 @@ sub keepalive_backend {
     ok plausible_us($f->{rp_header_us}, 1),
        "... header-us plausible ($f->{rp_header_us})";
     like $f->{rp_rule}, qr{/t/conf/obs\.conf:\d+$}, '... rule: FILE:LINE';
-    like rule_text($f->{rp_rule}), qr{^\s*RevProxyPass "\^/raw/},
+    like rule_text($f->{rp_rule}), qr{^\s*RevProxyPass "\^/obsraw/},
          '... the line of its directive';
     is $f->{rp_file}, "revproxy:http://127.0.0.1:$port/one-$tag",
        '... %f: the backend and path';
@@ -117,45 +118,10 @@ sub keepalive_backend {
     $be->stop;
 }
 
-# ---- 2. a group: the member that answered -------------------------------
+# ---- 2. failures --------------------------------------------------------
 {
-    my %seen;
-    for my $n (1, 2) {
-        my $res = GET "/ab/m$n-$tag";
-        my $f = log_fields("/ab/m$n-$tag");
-        my $m = $res->header('X-Member') // '?';
-        $seen{$m}++;
-        my ($port, $base) = $m eq 'a' ? ($port_a, '') : ($port_b, '/base');
-        is $f->{rp_backend}, "http://127.0.0.1:$port",
-           "group, request $n: the member that answered ($m)";
-        is $f->{rp_file}, "revproxy:http://127.0.0.1:$port$base/m$n-$tag",
-           '... %f names it (no backend://, no :0)';
-        is $f->{rp_status}, $res->code, '... its status';
-        is $f->{rp_attempts}, 1, '... one attempt';
-        like $f->{rp_reused}, qr/^[01]$/, '... reused 0 or 1';
-        ok plausible_us($f->{rp_header_us}, 1), '... header-us plausible';
-        like rule_text($f->{rp_rule}), qr{RevProxyPass "\^/ab/},
-             '... the group\'s rule';
-    }
-    is_deeply [sort keys %seen], ['a', 'b'], '... both members took a turn';
-}
-
-# ---- 3. failover: a refused member, then the next one ----------------------
-{
-    my @f = map { GET "/fo/f$_-$tag"; log_fields("/fo/f$_-$tag") } 1, 2;
-    is_deeply [map { $_->{rp_backend} } @f],
-              [("http://127.0.0.1:$port_a") x 2],
-              'failover: the live member answered both';
-    is_deeply [sort map { $_->{rp_attempts} } @f], [1, 2],
-              '... the one that met the refused member first: two attempts';
-    is_deeply [map { $_->{rp_status} } @f], [map { $_->{code} } @f],
-              '... the status';
-}
-
-# ---- 4. failures --------------------------------------------------------
-{
-    my $res = GET "/refused/x-$tag";
-    my $f = log_fields("/refused/x-$tag");
+    my $res = GET "/obsrefused/x-$tag";
+    my $f = log_fields("/obsrefused/x-$tag");
     is $res->code, 502, 'refused: 502';
     is $f->{code}, 502, '... logged';
     is $f->{rp_backend}, 'http://127.0.0.1:1', '... the backend that failed';
@@ -168,38 +134,19 @@ sub keepalive_backend {
     is $f->{rp_file}, "revproxy:http://127.0.0.1:1/x-$tag", '... %f';
 }
 {
-    my @f;
-    for my $n (1, 2) {
-        my $res = GET "/dead/d$n-$tag";
-        is $res->code, 503, "every member down, request $n: 503";
-        push @f, log_fields("/dead/d$n-$tag");
-    }
-    for my $f (@f) {
-        is join(' ', map { $f->{"rp_$_"} // 'undef' }
-                         qw(backend status reused connect_us header_us)),
-           '- - 0 - -', '... no backend answered';
-        like rule_text($f->{rp_rule}), qr{RevProxyPass "\^/dead/},
-             '... the rule';
-        is $f->{rp_file}, "revproxy:backend://obsdead/" . ($f == $f[0] ? 'd1' : 'd2')
-                        . "-$tag", '... %f: the group';
-    }
-    is $f[0]{rp_attempts}, 2, '... the first tried both members';
-    is $f[1]{rp_attempts}, 0, '... the next one none (both down)';
-}
-{
-    my $res = GET "/host/a_b/x-$tag";
-    my $f = log_fields("/host/a_b/x-$tag");
+    my $res = GET "/obshost/a_b/x-$tag";
+    my $f = log_fields("/obshost/a_b/x-$tag");
     is $res->code, 400, 'a capture that is no host: 400';
     is join(' ', map { $f->{"rp_$_"} // 'undef' }
                      qw(backend attempts status reused connect_us header_us)),
        '- 0 - 0 - -', '... no backend contacted';
-    like rule_text($f->{rp_rule}), qr{RevProxyPass "\^/host/}, '... the rule';
+    like rule_text($f->{rp_rule}), qr{RevProxyPass "\^/obshost/}, '... the rule';
 }
 
-# ---- 5. reproxied answers: the source's notes ------------------------------
+# ---- 3. reproxied answers: the source's notes ------------------------------
 {
-    my $res = GET "/rxs/stub.txt?$tag";
-    my $f = log_fields("/rxs/stub.txt?$tag");
+    my $res = GET "/obsrx/stub.txt?$tag";
+    my $f = log_fields("/obsrx/stub.txt?$tag");
     is $res->code, 200, 'reproxied static page';
     is $f->{rp_backend}, "http://127.0.0.1:$store", '... the source';
     is $f->{rp_status}, 200, '... its status';
@@ -210,28 +157,27 @@ sub keepalive_backend {
 {
     my ($port, $be) = keepalive_backend(
         fields => ['X-Reproxy-Url' => "http://127.0.0.1:$store/store/a.txt"]);
-    my $res = GET "/raw/$port/rx-$tag";
-    my $f = log_fields("/raw/$port/rx-$tag");
+    my $res = GET "/obsraw/$port/rx-$tag";
+    my $f = log_fields("/obsraw/$port/rx-$tag");
     is $res->code, 200, 'reproxied answer of a proxied request';
     is $f->{rp_backend}, "http://127.0.0.1:$store",
        '... the source gave the final answer';
     is $f->{rp_status}, 200, '... its status';
     is $f->{rp_attempts}, 2, '... two connections: the backend\'s, the source\'s';
-    like rule_text($f->{rp_rule}), qr{RevProxyPass "\^/raw/},
+    like rule_text($f->{rp_rule}), qr{RevProxyPass "\^/obsraw/},
          '... the rule that proxied it';
     $be->stop;
 }
 
-# ---- 6. trace lines ---------------------------------------------------------
+# ---- 4. trace lines ---------------------------------------------------------
 {
     Apache::TestRequest::module('rp_trace');
     my $off = -s $trace_log || 0;
     my ($port, $be) = keepalive_backend();
     my $secret = "body-not-logged-$tag";
-    is GET("/tr/$port/a-$tag")->code, 200, 'trace: requests';
-    GET "/tr/$port/b-$tag";
-    POST "/tr/$port/c-$tag", content => $secret;
-    GET "/grp/g-$tag";
+    is GET("/obstr/$port/a-$tag")->code, 200, 'trace: requests';
+    GET "/obstr/$port/b-$tag";
+    POST "/obstr/$port/c-$tag", content => $secret;
     GET "/none-$tag";
 
     my $text = '';
@@ -245,16 +191,15 @@ sub keepalive_backend {
         $text = <$fh> // '';
     }
     my $b = "backend http://127.0.0.1:$port";
-    like $text, qr{\[revproxy:trace1\] .* RevProxyPass "\^/tr/\(\\\\d\+\)/\(\.\*\)\$" at \S+/obs\.conf:\d+ matched /tr/$port/a-$tag: http://127\.0\.0\.1:$port/a-$tag},
-         '... trace1: the rule that matched, where, and the destination';
+    like $text, qr{\[revproxy:trace1\] .* RevProxyPass "\^/obstr/\(\\\\d\+\)/\(\.\*\)\$" at \S+/obs\.conf:\d+ matched /obstr/$port/a-$tag: http://127\.0\.0\.1:$port/a-$tag},
+         '... trace1: the rule that matched (httpd doubles its backslash), '
+         . 'where, and the destination';
     like $text, qr{\[revproxy:trace1\] .* no rule matched /none-$tag},
          '... trace1: no rule matched';
     like $text, qr{\Q$b\E: new connection, connected in \d+ us \(attempt 1\)},
          '... trace1: a new connection';
     like $text, qr{\Q$b\E: reusing a pooled connection \(attempt 1\)},
          '... trace1: a reused one';
-    like $text, qr{\[revproxy:trace1\] .* backend group obstr: member http://127\.0\.0\.1:$port_a chosen},
-         '... trace1: the member chosen';
     like $text, qr{\[revproxy:trace3\] .*\Q$b\E: > GET /a-$tag HTTP/1\.1},
          '... trace3: the request line sent';
     like $text, qr{\Q$b\E: > Host: 127\.0\.0\.1:$port\b},
@@ -264,6 +209,87 @@ sub keepalive_backend {
     like $text, qr{\Q$b\E: < Content-Type: text/plain}, '... and the fields';
     unlike $text, qr{\Q$secret\E}, '... never a body';
     $be->stop;
+}
+
+# ---- 5. groups, on a separate httpd ------------------------------------------
+{
+    my $dir = File::Temp::tempdir('rvp-log-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $dir;
+    my $ma = member(name => 'a', dir => $dir);
+    my $mb = member(name => 'b', dir => $dir);
+    my ($pa, $pb) = ($ma->{port}, $mb->{port});
+    my $log = "$dir/access_log";
+    my $h = instance(dir => $dir, mpm => 'event', servers => 1, conf => [
+        'LogLevel notice revproxy:trace1',
+        'LogFormat "%h %l %u %t \"%r\" %>s %b rp_backend=%{revproxy-backend}n '
+        . 'rp_attempts=%{revproxy-attempts}n rp_reused=%{revproxy-reused}n '
+        . 'rp_status=%{revproxy-status}n rp_connect_us=%{revproxy-connect-us}n '
+        . 'rp_header_us=%{revproxy-header-us}n rp_rule=\"%{revproxy-rule}n\" '
+        . 'rp_file=\"%f\"" revproxy',
+        qq{CustomLog "$log" revproxy},
+        "RevProxyBackend ab http://127.0.0.1:$pa http://127.0.0.1:$pb/base retry=1m",
+        "RevProxyBackend fo http://127.0.0.1:1 http://127.0.0.1:$pa retry=1m",
+        'RevProxyBackend dead http://127.0.0.1:1 http://127.0.0.1:3 retry=1m',
+        'RevProxyPass "^/ab/(.*)$" "backend://ab/$1"',
+        'RevProxyPass "^/fo/(.*)$" "backend://fo/$1"',
+        'RevProxyPass "^/dead/(.*)$" "backend://dead/$1"',
+    ]);
+
+    my %seen;
+    for my $n (1, 2) {
+        my $res = $h->get("/ab/m$n");
+        my $f = log_fields("/ab/m$n", $log);
+        my $m = $res->{header}{'x-member'} // '?';
+        $seen{$m}++;
+        my ($port, $base) = $m eq 'a' ? ($pa, '') : ($pb, '/base');
+        is $f->{rp_backend}, "http://127.0.0.1:$port",
+           "group, request $n: the member that answered ($m)";
+        is $f->{rp_file}, "revproxy:http://127.0.0.1:$port$base/m$n",
+           '... %f names it (not backend://ab:0/...)';
+        is $f->{rp_status}, 200, '... its status';
+        is $f->{rp_attempts}, 1, '... one attempt';
+        is $f->{rp_reused}, 0, '... a new connection (one per member)';
+        ok plausible_us($f->{rp_connect_us}, 0), '... connect-us plausible';
+        ok plausible_us($f->{rp_header_us}, 1), '... header-us plausible';
+        like rule_text($f->{rp_rule}), qr{^RevProxyPass "\^/ab/},
+             '... the group\'s rule';
+    }
+    is_deeply [sort keys %seen], ['a', 'b'], '... both members took a turn';
+    $h->get('/ab/m3');
+    my $f = log_fields('/ab/m3', $log);
+    is $f->{rp_reused}, 1, '... the next one reuses a member\'s connection';
+    is $f->{rp_connect_us}, 0, '... connect-us 0';
+
+    # Whichever member comes first in turn, one of two requests meets the
+    # refused one first (which is then down): two attempts, then one.
+    my @f = map { $h->get("/fo/f$_"); log_fields("/fo/f$_", $log) } 1, 2;
+    is_deeply [map { $_->{rp_backend} } @f], [("http://127.0.0.1:$pa") x 2],
+              'failover: the live member answered both';
+    is_deeply [sort map { $_->{rp_attempts} } @f], [1, 2],
+              '... the one that met the refused member first: two attempts';
+    is_deeply [map { $_->{rp_status} } @f], [200, 200], '... its status';
+
+    @f = ();
+    for my $n (1, 2) {
+        is $h->get("/dead/d$n")->{status}, 503,
+           "every member down, request $n: 503";
+        push @f, log_fields("/dead/d$n", $log);
+        is join(' ', map { $f[-1]{"rp_$_"} // 'undef' }
+                         qw(backend status reused connect_us header_us)),
+           '- - 0 - -', '... no backend answered';
+        is $f[-1]{rp_file}, "revproxy:backend://dead/d$n", '... %f: the group';
+    }
+    is $f[0]{rp_attempts}, 2, '... the first tried both members';
+    is $f[1]{rp_attempts}, 0, '... the next one none (both down)';
+
+    my $text = $h->log;
+    like $text, qr{\[revproxy:trace1\] .* backend group ab: member http://127\.0\.0\.1:$pa chosen \(0 tried before\)},
+         'trace1: the member chosen';
+    like $text, qr{\[revproxy:trace1\] .* backend group fo: member http://127\.0\.0\.1:$pa chosen \(1 tried before\)},
+         '... and the next one after a failure';
+    like $text, qr{backend http://127\.0\.0\.1:1: connect failed after \d+ us: .* \(attempt 1\)},
+         '... a failed connect';
+    $h->stop;
 }
 
 done_testing();

@@ -154,6 +154,9 @@ static int revproxy_translate(request_rec *r)
             continue;
         }
         if (rule->dest == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "%s \"%s\" at %s "
+                          "matched %s: \"!\", not proxied", rule->directive,
+                          rule->pattern, rule->where, subject);
             return DECLINED;    /* "!": httpd serves it as usual */
         }
         rq = apr_pcalloc(r->pool, sizeof(*rq));
@@ -168,15 +171,26 @@ static int revproxy_translate(request_rec *r)
                           "request's captures; answered 400, no backend "
                           "contacted", rule->directive, rule->pattern,
                           rule->where, revproxy_dest_text(rule->dest), why);
+            revproxy_x_notes(NULL, r, 0, rule->where, 0);
             return HTTP_BAD_REQUEST;
         }
         ap_set_module_config(r->request_config, &revproxy_module, rq);
+        /* For %f until the handler names the backend that answered; a
+         * group by its name (it has no port). */
         r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX,
                                   scheme_name(rq->target.scheme), "://",
-                                  rq->target.hostport, rq->target.path, NULL);
+                                  rq->target.scheme == REVPROXY_SCHEME_BACKEND
+                                  ? rq->target.host : rq->target.hostport,
+                                  rq->target.path, NULL);
         r->handler = HANDLER_NAME;
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "%s \"%s\" at %s "
+                      "matched %s: %s", rule->directive, rule->pattern,
+                      rule->where, subject,
+                      r->filename + sizeof(FILENAME_PREFIX) - 1);
         return OK;
     }
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "no rule matched %s",
+                  r->uri);
     return DECLINED;
 }
 
@@ -340,6 +354,26 @@ static void log_failure(request_rec *r, const revproxy_rule *rule,
                   : status == DONE ? "; client connection aborted" : "");
 }
 
+/* The access-log notes and %f, once Step Three is over: the backend or
+ * member that answered (or whose failure is the answer: 502, 504); none
+ * for a 503 of a group with every member down, nor when the client's side
+ * failed.  Set before the response goes down the output filters, so that
+ * a reproxied answer (mod_reproxy_filter's fetch, revproxy_fetch.c) puts
+ * its source's in their place. */
+static void note_request(request_rec *r, const revproxy_rule *rule,
+                         const revproxy_exchange *x, int status)
+{
+    int answered = status == OK
+                   || (x->fail != REVPROXY_FAIL_CLIENT
+                       && status != HTTP_SERVICE_UNAVAILABLE);
+
+    revproxy_x_notes(x, r, answered, rule->where, 0);
+    if (answered && x->attempts > 0) {
+        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX,
+                                  revproxy_x_backend(x), x->path, NULL);
+    }
+}
+
 /* The counters of the rule, and of the member that answered. */
 static void count_request(const revproxy_rule *rule,
                           const revproxy_pick *chosen,
@@ -404,6 +438,7 @@ static int revproxy_handler(request_rec *r)
             log_failure(r, rule, &x, status);
         }
     }
+    note_request(r, rule, &x, status);
     if (status != OK) {
         revproxy_x_finish(&x);
         count_request(rule, &chosen, &x, status);

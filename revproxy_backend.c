@@ -479,6 +479,9 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
 
         aim_at(x, g, m, rule, path);
         fo.tried++;
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "backend group %s: "
+                      "member %s chosen (%d tried before)", g->name, m->url,
+                      fo.tried - 1);
         if (mc) {
             apr_atomic_inc64(&mc->requests);
         }

@@ -45,6 +45,10 @@ struct revproxy_client {
     int got_byte;
     int reusable;               /* the response allows another request */
     int body_done;
+    apr_interval_time_t connect_time;   /* of this attempt; 0 reused */
+    apr_time_t sent_at;         /* the first request byte went out */
+    apr_interval_time_t head_time;      /* from sent_at to the whole
+                                           final head; -1 before */
 
     /* reading */
     char *rbase;                /* read buffer (bucket memory) */
@@ -75,6 +79,7 @@ revproxy_client *revproxy_client_make(apr_pool_t *p, apr_bucket_alloc_t *ba,
     c->ba = ba;
     c->addr = *addr;
     c->lim = *limits;
+    c->head_time = -1;
     if (c->lim.max_line == 0) {
         c->lim.max_line = 8190;
     }
@@ -116,6 +121,7 @@ void revproxy_client_finish(revproxy_client *c)
 
 int revproxy_client_connect(revproxy_client *c, int reuse)
 {
+    apr_time_t t0 = apr_time_now();
     apr_status_t rv;
 
     c->reusable = 0;
@@ -127,10 +133,16 @@ int revproxy_client_connect(revproxy_client *c, int reuse)
     c->rv = APR_SUCCESS;
     memset(&c->resp, 0, sizeof(c->resp));
     memset(&c->b, 0, sizeof(c->b));
+    c->sent_at = 0;
+    c->head_time = -1;
 
     rv = revproxy_conn_acquire(&c->addr, reuse && c->lim.reuse,
                                c->lim.connect_timeout, c->p, &c->conn,
                                &c->reused, &c->why);
+    /* A pooled connection cost no connect (its check before reuse is
+     * not one); a failed connect did cost its time. */
+    c->connect_time = (rv == APR_SUCCESS && c->reused)
+                      ? 0 : apr_time_now() - t0;
     if (rv != APR_SUCCESS) {
         c->rv = rv;
         c->conn = NULL;
@@ -236,6 +248,9 @@ apr_status_t revproxy_client_write(revproxy_client *c, const char *head,
         return APR_EINVAL;
     }
     c->left -= len;
+    if (c->sent_at == 0 && (hlen > 0 || len > 0 || last)) {
+        c->sent_at = apr_time_now();
+    }
     rv = write_brigade(c, head, hlen, body, len,
                        c->framing == REVPROXY_BODY_CHUNKED,
                        last && c->framing == REVPROXY_BODY_CHUNKED);
@@ -475,6 +490,7 @@ int revproxy_client_read_head(revproxy_client *c)
         init_head(c, 1);
     }
     head_done(c);
+    c->head_time = c->sent_at ? apr_time_now() - c->sent_at : -1;
     c->why = NULL;
     c->rv = APR_SUCCESS;
     return REVPROXY_FAIL_NONE;
@@ -636,6 +652,16 @@ const char *revproxy_client_why(const revproxy_client *c)
 apr_status_t revproxy_client_rv(const revproxy_client *c)
 {
     return c->rv;
+}
+
+apr_interval_time_t revproxy_client_connect_time(const revproxy_client *c)
+{
+    return c->connect_time;
+}
+
+apr_interval_time_t revproxy_client_head_time(const revproxy_client *c)
+{
+    return c->head_time;
 }
 
 apr_off_t revproxy_client_bytes_in(const revproxy_client *c)

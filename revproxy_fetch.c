@@ -12,6 +12,7 @@
  * target may hold are percent-encoded.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "apr_strings.h"
@@ -71,6 +72,21 @@ static const char *describe(revproxy_exchange *x, const char *what)
     return what ? what : "failed";
 }
 
+/* The access-log notes of r for a fetch that answered or failed: its
+ * source's (a reproxied answer is the source's; the last fetch of the
+ * request names the one whose answer or failure the client got), with
+ * revproxy-attempts counting every connection of the request: its own
+ * exchange's (mod_revproxy's handler set them when it served the answer
+ * the filter replaces) and each fetch's.  revproxy-rule stays the
+ * handler's (unset when another handler served the answer). */
+static void note_fetch(request_rec *r, const revproxy_exchange *x)
+{
+    const char *before = apr_table_get(r->notes, "revproxy-attempts");
+
+    revproxy_x_notes(x, r, x->fail != REVPROXY_FAIL_CLIENT, NULL,
+                     before ? atoi(before) : 0);
+}
+
 static int revproxy_api_version(void)
 {
     return REVPROXY_API_VERSION;
@@ -112,6 +128,7 @@ static apr_status_t revproxy_fetch_open(request_rec *r, const char *url,
     x->lim.connect_timeout = x->lim.timeout = x->lim.send_timeout = t;
 
     rc = revproxy_x_start(x);
+    note_fetch(r, x);
     if (rc != OK) {
         *why = describe(x, x->why);
         revproxy_x_finish(x);

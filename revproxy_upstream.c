@@ -36,6 +36,7 @@ void revproxy_x_init(revproxy_exchange *x, request_rec *r)
     x->p = r->pool;
     x->method = r->method;
     x->head_request = r->header_only;
+    x->connect_time = x->head_time = -1;
 }
 
 /* RFC 9110 section 9.2.2; by name, so that fetches (which have no
@@ -330,20 +331,107 @@ static void take_response(revproxy_exchange *x)
     x->rv = APR_SUCCESS;
 }
 
+const char *revproxy_x_backend(const revproxy_exchange *x)
+{
+    const char *h = x->addr.host ? x->addr.host : "";
+    int v6 = h[0] != '[' && strchr(h, ':') != NULL;
+
+    return apr_psprintf(x->p, "%s://%s%s%s:%u", x->addr.https ? "https"
+                                                             : "http",
+                        v6 ? "[" : "", h, v6 ? "]" : "",
+                        (unsigned)x->addr.port);
+}
+
+/* trace1: the backend's connection, new or pooled. */
+static void trace_connect(revproxy_exchange *x, const char *backend,
+                          int kind)
+{
+    request_rec *r = x->r;
+
+    if (kind != REVPROXY_FAIL_NONE) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, revproxy_client_rv(x->client),
+                      r, "backend %s: connect failed after %" APR_TIME_T_FMT
+                      " us: %s (attempt %d)", backend, x->connect_time,
+                      revproxy_client_why(x->client)
+                      ? revproxy_client_why(x->client) : "failed",
+                      x->attempts);
+    }
+    else if (x->reused) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "backend %s: reusing "
+                      "a pooled connection (attempt %d)", backend,
+                      x->attempts);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "backend %s: new "
+                      "connection, connected in %" APR_TIME_T_FMT " us "
+                      "(attempt %d)", backend, x->connect_time, x->attempts);
+    }
+}
+
+/* trace3: the request head as sent, one log line per line of it (httpd
+ * escapes control bytes and backslashes in the error log itself). */
+static void trace_request(request_rec *r, const char *backend,
+                          const char *head, apr_size_t hlen)
+{
+    const char *end = head + hlen;
+
+    while (head < end) {
+        const char *eol = memchr(head, '\n', end - head);
+        apr_size_t n = (eol ? eol : end) - head;
+
+        if (n > 0 && head[n - 1] == '\r') {
+            n--;
+        }
+        if (n == 0) {
+            break;              /* the empty line that ends the head */
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE3, 0, r, "backend %s: > %.*s",
+                      backend, (int)n, head);
+        head = eol ? eol + 1 : end;
+    }
+}
+
+/* trace3: the final response head as received, less hop-by-hop fields. */
+static void trace_response(request_rec *r, const char *backend,
+                           const revproxy_exchange *x)
+{
+    const apr_array_header_t *arr = apr_table_elts(x->resp_headers);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE3, 0, r, "backend %s: < %d %s",
+                  backend, x->status, x->reason ? x->reason : "");
+    for (i = 0; i < arr->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE3, 0, r, "backend %s: < %s: %s",
+                      backend, e[i].key, e[i].val);
+    }
+}
+
 /* One attempt on a connection: connect (or reuse), send, read the head.
  * Returns OK, or the status for the client with x->fail set. */
 static int attempt(revproxy_exchange *x, const char *head, apr_size_t hlen,
                    int reuse)
 {
     revproxy_client *c = x->client;
+    const char *backend = APLOGrtrace1(x->r) ? revproxy_x_backend(x) : NULL;
     const char *write_why;
     apr_status_t write_rv;
     int kind, status;
 
     kind = revproxy_client_connect(c, reuse);
+    x->attempts++;
+    x->reused = revproxy_client_reused(c);
+    x->connect_time = revproxy_client_connect_time(c);
+    x->head_time = -1;
+    if (backend) {
+        trace_connect(x, backend, kind);
+    }
     x->unconnected = (kind != REVPROXY_FAIL_NONE);
     if (kind != REVPROXY_FAIL_NONE) {
         return fail_status(x, kind);
+    }
+    if (backend && APLOGrtrace3(x->r)) {
+        trace_request(x->r, backend, head, hlen);
     }
     status = send_request(x, head, hlen);
     if (status != OK) {
@@ -354,6 +442,10 @@ static int attempt(revproxy_exchange *x, const char *head, apr_size_t hlen,
     kind = revproxy_client_read_head(c);
     if (kind == REVPROXY_FAIL_NONE) {
         take_response(x);
+        x->head_time = revproxy_client_head_time(c);
+        if (backend && APLOGrtrace3(x->r)) {
+            trace_response(x->r, backend, x);
+        }
         return OK;
     }
     status = fail_status(x, kind);
@@ -559,4 +651,32 @@ void revproxy_x_stream(revproxy_exchange *x)
 void revproxy_x_finish(revproxy_exchange *x)
 {
     end_client(x);
+}
+
+void revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
+                      int answered, const char *rule, int extra_attempts)
+{
+    apr_table_t *t = r->notes;
+    int head;
+
+    answered = answered && x && x->attempts > 0;
+    head = answered && x->status > 0;
+    apr_table_setn(t, "revproxy-backend",
+                   answered ? revproxy_x_backend(x) : "-");
+    apr_table_setn(t, "revproxy-attempts",
+                   apr_itoa(r->pool, (x ? x->attempts : 0) + extra_attempts));
+    apr_table_setn(t, "revproxy-reused", head && x->reused ? "1" : "0");
+    apr_table_setn(t, "revproxy-status",
+                   x && x->status > 0 ? apr_itoa(r->pool, x->status) : "-");
+    apr_table_setn(t, "revproxy-connect-us",
+                   answered && x->connect_time >= 0
+                   ? apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                  x->connect_time) : "-");
+    apr_table_setn(t, "revproxy-header-us",
+                   head && x->head_time >= 0
+                   ? apr_psprintf(r->pool, "%" APR_TIME_T_FMT, x->head_time)
+                   : "-");
+    if (rule) {
+        apr_table_setn(t, "revproxy-rule", rule);
+    }
 }

@@ -130,6 +130,11 @@ int revproxy_client_write_failed(const revproxy_client *c);
 const char *revproxy_client_why(const revproxy_client *c);
 apr_status_t revproxy_client_rv(const revproxy_client *c);
 apr_off_t revproxy_client_bytes_in(const revproxy_client *c);
+/* Time spent in revproxy_client_connect by this attempt (a failed one
+ * too; 0 for a pooled connection), and from the first request byte
+ * written to the whole final response head (-1 until it came). */
+apr_interval_time_t revproxy_client_connect_time(const revproxy_client *c);
+apr_interval_time_t revproxy_client_head_time(const revproxy_client *c);
 apr_off_t revproxy_client_bytes_out(const revproxy_client *c);
 
 /* Whether the connection may be kept after this exchange (framing and

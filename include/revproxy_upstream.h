@@ -64,6 +64,15 @@ typedef struct revproxy_exchange {
     const char *why;            /* for the log line */
     apr_status_t rv;
     apr_off_t bytes_in, bytes_out;  /* all attempts */
+
+    /* for the access log (revproxy_x_notes): attempts counts every
+     * connection used or tried, across the retry on a fresh connection
+     * and a group's failover; the rest is the last attempt's */
+    int attempts;
+    int reused;                 /* its connection came from the pool */
+    apr_interval_time_t connect_time;   /* spent connecting; -1: none */
+    apr_interval_time_t head_time;      /* first request byte to the whole
+                                           final head; -1: no head */
 } revproxy_exchange;
 
 /* Prepare x for r; x->lim is the caller's to set (a route's, resolved
@@ -113,6 +122,19 @@ void revproxy_x_stream(revproxy_exchange *x);
 
 /* Give the connection back (pooled when the exchange ended cleanly). */
 void revproxy_x_finish(revproxy_exchange *x);
+
+/* "SCHEME://HOST:PORT" of x->addr (an IPv6 literal in brackets). */
+const char *revproxy_x_backend(const revproxy_exchange *x);
+
+/* The access-log notes of a proxied request on r (revproxy-backend,
+ * -attempts, -reused, -status, -connect-us, -header-us; README
+ * "Logging"), from x (NULL: no exchange was made).  answered: the last
+ * backend x tried gave the client's answer, or its failure did (502,
+ * 504); otherwise the notes of that backend are "-".  rule: "FILE:LINE"
+ * for revproxy-rule, or NULL to leave that note alone.  extra_attempts
+ * is added to x's count (earlier exchanges of the same request). */
+void revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
+                      int answered, const char *rule, int extra_attempts);
 
 #ifdef __cplusplus
 }

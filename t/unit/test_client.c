@@ -660,6 +660,11 @@ static void test_length_reuse(apr_pool_t *p)
     is_int(revproxy_client_connect(c, 1), NONE, "length: connect");
     ok(revproxy_client_conn(c) != NULL, "... a connection");
     is_int(revproxy_client_reused(c), 0, "... a new one (the pool is empty)");
+    ok(revproxy_client_connect_time(c) >= 0
+       && revproxy_client_connect_time(c) < apr_time_from_sec(5),
+       "... connect time plausible (%" APR_TIME_T_FMT " us)",
+       revproxy_client_connect_time(c));
+    is_int(revproxy_client_head_time(c), -1, "... no head time yet");
     is_int(revproxy_client_wrote(c), 0, "... nothing written yet");
     rv = revproxy_client_write(c, req_head(p, "GET", "/1"),
                                strlen(req_head(p, "GET", "/1")), NULL, 1);
@@ -668,6 +673,10 @@ static void test_length_reuse(apr_pool_t *p)
     is_int(revproxy_client_bytes_out(c), strlen(req_head(p, "GET", "/1")),
            "... bytes out: the head");
     is_int(revproxy_client_read_head(c), NONE, "... head read (%s)", why(c));
+    ok(revproxy_client_head_time(c) >= 0
+       && revproxy_client_head_time(c) < apr_time_from_sec(5),
+       "... head time plausible (%" APR_TIME_T_FMT " us)",
+       revproxy_client_head_time(c));
     r = revproxy_client_response(c);
     is_int(r->status, 200, "... status");
     is_str(r->reason, "OK", "... reason");
@@ -711,6 +720,7 @@ static void test_length_reuse(apr_pool_t *p)
     is_int(request(p, c2, "GET", "/2", 1), NONE,
            "next client: connect with reuse, request");
     is_int(revproxy_client_reused(c2), 1, "... the pooled connection");
+    is_int(revproxy_client_connect_time(c2), 0, "... no connect time");
     is_int(idle_now(), idle, "... taken from the pool");
     is_int(revproxy_client_read_head(c2), NONE, "... head (%s)", why(c2));
     is_int(read_all(p, c2, &body, &blen), APR_EOF, "... body");

@@ -473,8 +473,8 @@ static void revproxy_child_status(server_rec *s, pid_t pid,
 }
 
 /* A server's own limits: its RevProxy* settings, else the defaults (its
- * Timeout, 5 s to connect, 32 idle connections, its request limits for
- * response lines and fields). */
+ * Timeout, 5 s to connect, 32 idle connections kept for at most 30 s, its
+ * request limits for response lines and fields). */
 static revproxy_limits server_limits(server_rec *s,
                                      const revproxy_server_conf *sc)
 {
@@ -486,6 +486,7 @@ static revproxy_limits server_limits(server_rec *s,
                                                       : s->timeout;
     lim.reuse = 1;
     lim.max_idle = 32;
+    lim.idle_ttl = REVPROXY_CONN_DEFAULT_TTL;
     lim.max_line = s->limit_req_fieldsize > 0
                    ? (apr_size_t)s->limit_req_fieldsize : 8190;
     lim.max_fields = s->limit_req_fields > 0
@@ -512,6 +513,7 @@ static void resolve_route(const revproxy_server_conf *sc,
         rt->lim.send_timeout = g->send_timeout >= 0 ? g->send_timeout
                                                     : rt->lim.send_timeout;
         rt->lim.max_idle = g->max_idle;
+        rt->lim.idle_ttl = g->ttl >= 0 ? g->ttl : rt->lim.idle_ttl;
         rt->tls = g->tls;
         rt->tls_verify = g->tls_verify_on;
     }
@@ -521,6 +523,7 @@ static void resolve_route(const revproxy_server_conf *sc,
     rt->lim.timeout = rule->timeout >= 0 ? rule->timeout : rt->lim.timeout;
     rt->lim.send_timeout = rule->send_timeout >= 0 ? rule->send_timeout
                                                    : rt->lim.send_timeout;
+    rt->lim.idle_ttl = rule->ttl >= 0 ? rule->ttl : rt->lim.idle_ttl;
     rt->lim.reuse = !rule->nopipeline;
     if (rule->tlsverify != REVPROXY_UNSET) {
         rt->tls_verify = rule->tlsverify;
@@ -902,6 +905,9 @@ static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
         return parse_limit(cmd, cmd->cmd->name, opt, val,
                               &rule->send_timeout);
     }
+    else if (eq && IS("ttl")) {
+        return parse_limit(cmd, cmd->cmd->name, opt, val, &rule->ttl);
+    }
     else if (eq && IS("upgrade")) {
         if (strcasecmp(val, "websocket") == 0) {
             rule->upgrade = REVPROXY_UPGRADE_WEBSOCKET;
@@ -955,7 +961,7 @@ static const char *add_rule(cmd_parms *cmd, void *dummy, int argc,
     rule->pattern = argv[0];
     rule->tlsverify = REVPROXY_UNSET;
     rule->connect_timeout = rule->timeout = rule->send_timeout
-                          = REVPROXY_UNSET;
+                          = rule->ttl = REVPROXY_UNSET;
     rule->where = cmd->directive
                   ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
                                  cmd->directive->line_num)
@@ -1172,6 +1178,9 @@ static const char *parse_group_option(cmd_parms *cmd, revproxy_group *g,
     if (IS("sendtimeout")) {
         return parse_limit(cmd, who, opt, val, &g->send_timeout);
     }
+    if (IS("ttl")) {
+        return parse_limit(cmd, who, opt, val, &g->ttl);
+    }
     if (IS("hcheck")) {
         return parse_duration(cmd, who, opt, val, &g->hcheck);
     }
@@ -1247,7 +1256,8 @@ static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
     g->server = cmd->server;
     g->members = apr_array_make(cmd->pool, argc, sizeof(revproxy_member));
     g->retry = REVPROXY_DEFAULT_RETRY;
-    g->connect_timeout = g->timeout = g->send_timeout = REVPROXY_UNSET;
+    g->connect_timeout = g->timeout = g->send_timeout = g->ttl
+                       = REVPROXY_UNSET;
     g->max_idle = REVPROXY_DEFAULT_MAX_IDLE;
     g->fails = REVPROXY_DEFAULT_FAILS;
     g->max_attempts = REVPROXY_DEFAULT_MAX_ATTEMPTS;

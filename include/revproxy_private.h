@@ -43,6 +43,8 @@ typedef struct revproxy_rule {
     int tlsverify;              /* REVPROXY_UNSET, 0, 1 */
     apr_uint64_t methods;       /* bit per method number; 0: all */
     apr_interval_time_t connect_timeout, timeout, send_timeout; /* -1 */
+    apr_interval_time_t ttl;    /* ttl=: idle limit of a pooled
+                                   connection, -1 */
 } revproxy_rule;
 
 /* A rule as one server uses it: every limit decided once, at config

@@ -189,23 +189,36 @@ static int revproxy_map_to_storage(request_rec *r)
     return DECLINED;
 }
 
-/* The fields we add: Host and, unless turned off, X-Forwarded-*.  The
- * client's X-Forwarded-For is kept and extended, unless its Connection
- * header named it (then it was hop-by-hop and is gone). */
+/* The client's field called name, unless its Connection header named it
+ * (then it was hop-by-hop and is gone).  httpd joined repeated fields
+ * into one. */
+static const char *client_field(request_rec *r, const char *conn,
+                                const char *name)
+{
+    const char *v = apr_table_get(r->headers_in, name);
+
+    if (v && conn && ap_find_token(r->pool, conn, name)) {
+        return NULL;
+    }
+    return v;
+}
+
+/* The fields we add: Host, unless turned off X-Forwarded-*, and when
+ * turned on (RevProxyForwarded) an RFC 7239 Forwarded element.  The
+ * client's X-Forwarded-For and Forwarded are kept and extended. */
 static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
                                  int forwarded)
 {
-    apr_table_t *t = apr_table_make(r->pool, 4);
+    revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &revproxy_module);
+    apr_table_t *t = apr_table_make(r->pool, 5);
     const char *host = apr_table_get(r->headers_in, "Host");
     const char *conn = apr_table_get(r->headers_in, "Connection");
 
     apr_table_setn(t, "Host", (rq->rule->keephost && host)
                               ? host : rq->target.hostport);
     if (forwarded) {
-        const char *xff = apr_table_get(r->headers_in, "X-Forwarded-For");
-        if (xff && conn && ap_find_token(r->pool, conn, "X-Forwarded-For")) {
-            xff = NULL;
-        }
+        const char *xff = client_field(r, conn, "X-Forwarded-For");
         if (xff) {
             xff = apr_pstrcat(r->pool, xff, ", ", r->useragent_ip, NULL);
         }
@@ -215,6 +228,15 @@ static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
         apr_table_setn(t, "X-Forwarded-Host",
                        host ? host : ap_get_server_name(r));
         apr_table_setn(t, "X-Forwarded-Proto", ap_http_scheme(r));
+    }
+    if (sc->forwarded == 1) {
+        const char *fwd = client_field(r, conn, "Forwarded");
+        const char *el = revproxy_forwarded_element(
+                             r->pool, r->useragent_ip,
+                             host ? host : ap_get_server_name(r),
+                             ap_http_scheme(r));
+        apr_table_setn(t, "Forwarded",
+                       fwd ? apr_pstrcat(r->pool, fwd, ", ", el, NULL) : el);
     }
     return t;
 }
@@ -768,6 +790,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     sc->connect_timeout = REVPROXY_UNSET;
     sc->timeout = REVPROXY_UNSET;
     sc->add_forwarded = REVPROXY_UNSET;
+    sc->forwarded = REVPROXY_UNSET;
     sc->tls_verify = REVPROXY_UNSET;
     return sc;
 }
@@ -787,6 +810,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                  : base->timeout;
     sc->add_forwarded = add->add_forwarded != REVPROXY_UNSET
                         ? add->add_forwarded : base->add_forwarded;
+    sc->forwarded = add->forwarded != REVPROXY_UNSET ? add->forwarded
+                                                     : base->forwarded;
     sc->tls_verify = add->tls_verify != REVPROXY_UNSET ? add->tls_verify
                                                        : base->tls_verify;
     sc->tls_ca_file = add->tls_ca_file ? add->tls_ca_file : base->tls_ca_file;
@@ -1017,6 +1042,13 @@ static const char *set_add_forwarded(cmd_parms *cmd, void *d, int flag)
 {
     (void)d;
     server_conf(cmd)->add_forwarded = flag;
+    return NULL;
+}
+
+static const char *set_forwarded(cmd_parms *cmd, void *d, int flag)
+{
+    (void)d;
+    server_conf(cmd)->forwarded = flag;
     return NULL;
 }
 
@@ -1373,6 +1405,8 @@ static const command_rec revproxy_cmds[] = {
                   "limit for each wait on a backend (the server's Timeout)"),
     AP_INIT_FLAG("RevProxyAddForwarded", set_add_forwarded, NULL, RSRC_CONF,
                  "On|Off: add X-Forwarded-For/-Host/-Proto (On)"),
+    AP_INIT_FLAG("RevProxyForwarded", set_forwarded, NULL, RSRC_CONF,
+                 "On|Off: append an RFC 7239 Forwarded element (Off)"),
     AP_INIT_FLAG("RevProxyTLSVerify", set_tls_verify, NULL, RSRC_CONF,
                  "On|Off: verify HTTPS backends' certificates (On)"),
     AP_INIT_TAKE1("RevProxyTLSCACertificateFile", set_tls_ca, NULL,

@@ -19,6 +19,7 @@ my @good = (
     q{RevProxyPassFullURL "^http://(\w+)\.example\.org:(\d+)/(.*)$" "http://$1.example.net:$2/$3" methods=GET,HEAD},
     q{RevProxyPass "^/short/(.*)$" "http://127.0.0.1:8080/$1" ttl=4s},
     q{RevProxyBackend shortlived http://127.0.0.1:8081 ttl=500ms},
+    q{RevProxyForwarded On},
     qq{<Location "/reproxied">\n    AllowReproxy On\n</Location>},
 );
 my @bad = (   # [ config line, what the message must name ]
@@ -37,6 +38,8 @@ my @bad = (   # [ config line, what the message must name ]
     [ q{RevProxyPass "^/a" "http://127.0.0.1/" ttl=soon},      qr/RevProxyPass: invalid duration in 'ttl=soon'/ ],
     [ q{RevProxyBackend g http://127.0.0.1:1 ttl=0},           qr/RevProxyBackend g: 'ttl=0' must be more than 0/ ],
     [ q{RevProxyBackend g http://127.0.0.1:1 ttl=-1s},         qr/RevProxyBackend g: .*'ttl=-1s'/ ],
+    [ q{RevProxyForwarded yes},                                qr/RevProxyForwarded/ ],
+    [ q{RevProxyForwarded},                                    qr/RevProxyForwarded/ ],
     [ q{RevProxyTLSCACertificateFile /etc/hostname},           qr/RevProxyTLSCACertificateFile/ ],
     [ q{RevProxyTLSClientCertificate /etc/hostname},           qr/RevProxyTLSClientCertificate/ ],
 );

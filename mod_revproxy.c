@@ -271,12 +271,38 @@ static void apply_rewrites(request_rec *r, apr_table_t *headers)
     }
 }
 
-/* The backend's head becomes ours. */
+/* Whether a Content-Type value is text/event-stream (parameters and
+ * case aside). */
+static int event_stream(const char *type)
+{
+    static const char es[] = "text/event-stream";
+    apr_size_t n = sizeof(es) - 1;
+
+    while (*type == ' ' || *type == '\t') {
+        type++;
+    }
+    if (strncasecmp(type, es, n) != 0) {
+        return 0;
+    }
+    type += n;
+    while (*type == ' ' || *type == '\t') {
+        type++;
+    }
+    return *type == '\0' || *type == ';';
+}
+
+/* The backend's head becomes ours.  A stream the client must see as it
+ * comes (server-sent events, or a backend that says X-Accel-Buffering:
+ * no, nginx's convention) is kept from compression filters, which would
+ * hold its pieces back: mod_deflate and mod_brotli read no-gzip and
+ * no-brotli when the first brigade reaches them, which is after this.
+ * The body loop (revproxy_x_stream_to) flushes whenever the backend
+ * pauses, so each event goes out before the next is awaited. */
 static void set_response_head(request_rec *r, revproxy_exchange *x)
 {
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
-    int i;
+    int i, unbuffered = 0;
 
     apply_rewrites(r, x->resp_headers);
     r->status = x->status;
@@ -296,11 +322,20 @@ static void set_response_head(request_rec *r, revproxy_exchange *x)
     e = (const apr_table_entry_t *)arr->elts;
     for (i = 0; i < arr->nelts; i++) {
         if (strcasecmp(e[i].key, "Content-Type") == 0) {
+            unbuffered |= event_stream(e[i].val);
             ap_set_content_type(r, e[i].val);
+        }
+        else if (strcasecmp(e[i].key, "X-Accel-Buffering") == 0) {
+            /* Meant for the proxy, never passed on. */
+            unbuffered |= revproxy_has_token(e[i].val, "no");
         }
         else {
             apr_table_addn(r->headers_out, e[i].key, e[i].val);
         }
+    }
+    if (unbuffered) {
+        apr_table_setn(r->subprocess_env, "no-gzip", "1");
+        apr_table_setn(r->subprocess_env, "no-brotli", "1");
     }
 }
 

@@ -7,6 +7,7 @@ use warnings;
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use RevProxyTest qw(:all);
+use RevProxyInstance qw(instance);
 use Time::HiRes ();
 
 Apache::TestRequest::module('rp_ttl');
@@ -61,28 +62,34 @@ sub two_requests {
     is $conns, 1, '... one connection';
 }
 
-# Groups: the member is an httpd whose own keep-alive timeout is 5 s; it
-# tells the client port of each request's connection.
-sub ports {
-    my ($prefix, $idle) = @_;
-    my $r1 = GET "/$prefix/a";
-    Time::HiRes::sleep($idle);
-    my $r2 = GET "/$prefix/b";
-    return map { $_->header('X-Remote-Port') // 'none' } $r1, $r2;
-}
+# Groups, on a separate httpd with one child: ttl= of the group, the
+# default, and a rule's ttl= over its group's.
 {
-    my ($p1, $p2) = ports('gttl1', 1.5);
-    like $p1, qr/^\d+$/, 'group ttl=1: the member tells its client port';
-    isnt $p2, $p1, '... after 1.5 s idle: another connection';
-}
-{
-    my ($p1, $p2) = ports('gdflt', 1.5);
-    like $p1, qr/^\d+$/, 'group with the default ttl';
-    is $p2, $p1, '... after 1.5 s idle: the same connection';
-}
-{
-    my ($p1, $p2) = ports('gover', 1.5);
-    isnt $p2, $p1, "a rule's ttl=1 overrides its group's default";
+    my @be = map { [ keepalive_backend() ] } 1 .. 3;
+    my ($p1, $p2, $p3) = map { $_->[0] } @be;
+    my $h = instance(mpm => 'event', servers => 1, conf => [
+        "RevProxyBackend gttl1 http://127.0.0.1:$p1 ttl=1",
+        "RevProxyBackend gdflt http://127.0.0.1:$p2",
+        "RevProxyBackend gover http://127.0.0.1:$p3",
+        'RevProxyPass "^/gttl1/(.*)$" "backend://gttl1/$1"',
+        'RevProxyPass "^/gdflt/(.*)$" "backend://gdflt/$1"',
+        'RevProxyPass "^/gover/(.*)$" "backend://gover/$1" ttl=1',
+    ]);
+    my %body;
+    for my $g (qw(gttl1 gdflt gover)) {
+        $body{$g} = [ $h->get("/$g/one")->{body} ];
+    }
+    Time::HiRes::sleep(1.5);
+    push @{ $body{$_} }, $h->get("/$_/two")->{body} for qw(gttl1 gdflt gover);
+    is_deeply $body{gttl1}, ['conn 1 request 1', 'conn 2 request 1'],
+        'group ttl=1: after 1.5 s idle, a new connection';
+    is_deeply $body{gdflt}, ['conn 1 request 1', 'conn 1 request 2'],
+        'group with the default ttl: after 1.5 s idle, reused';
+    is_deeply $body{gover}, ['conn 1 request 1', 'conn 2 request 1'],
+        "a rule's ttl=1 overrides its group's default";
+    $h->stop;
+    is $h->crash_report, '', 'no process crashed, no sanitizer report';
+    $_->[1]->stop for @be;
 }
 
 done_testing();

@@ -203,23 +203,36 @@ static int revproxy_map_to_storage(request_rec *r)
     return DECLINED;
 }
 
-/* The fields we add: Host and, unless turned off, X-Forwarded-*.  The
- * client's X-Forwarded-For is kept and extended, unless its Connection
- * header named it (then it was hop-by-hop and is gone). */
+/* The client's field called name, unless its Connection header named it
+ * (then it was hop-by-hop and is gone).  httpd joined repeated fields
+ * into one. */
+static const char *client_field(request_rec *r, const char *conn,
+                                const char *name)
+{
+    const char *v = apr_table_get(r->headers_in, name);
+
+    if (v && conn && ap_find_token(r->pool, conn, name)) {
+        return NULL;
+    }
+    return v;
+}
+
+/* The fields we add: Host, unless turned off X-Forwarded-*, and when
+ * turned on (RevProxyForwarded) an RFC 7239 Forwarded element.  The
+ * client's X-Forwarded-For and Forwarded are kept and extended. */
 static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
                                  int forwarded)
 {
-    apr_table_t *t = apr_table_make(r->pool, 4);
+    revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &revproxy_module);
+    apr_table_t *t = apr_table_make(r->pool, 5);
     const char *host = apr_table_get(r->headers_in, "Host");
     const char *conn = apr_table_get(r->headers_in, "Connection");
 
     apr_table_setn(t, "Host", (rq->rule->keephost && host)
                               ? host : rq->target.hostport);
     if (forwarded) {
-        const char *xff = apr_table_get(r->headers_in, "X-Forwarded-For");
-        if (xff && conn && ap_find_token(r->pool, conn, "X-Forwarded-For")) {
-            xff = NULL;
-        }
+        const char *xff = client_field(r, conn, "X-Forwarded-For");
         if (xff) {
             xff = apr_pstrcat(r->pool, xff, ", ", r->useragent_ip, NULL);
         }
@@ -229,6 +242,15 @@ static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
         apr_table_setn(t, "X-Forwarded-Host",
                        host ? host : ap_get_server_name(r));
         apr_table_setn(t, "X-Forwarded-Proto", ap_http_scheme(r));
+    }
+    if (sc->forwarded == 1) {
+        const char *fwd = client_field(r, conn, "Forwarded");
+        const char *el = revproxy_forwarded_element(
+                             r->pool, r->useragent_ip,
+                             host ? host : ap_get_server_name(r),
+                             ap_http_scheme(r));
+        apr_table_setn(t, "Forwarded",
+                       fwd ? apr_pstrcat(r->pool, fwd, ", ", el, NULL) : el);
     }
     return t;
 }
@@ -263,12 +285,38 @@ static void apply_rewrites(request_rec *r, apr_table_t *headers)
     }
 }
 
-/* The backend's head becomes ours. */
+/* Whether a Content-Type value is text/event-stream (parameters and
+ * case aside). */
+static int event_stream(const char *type)
+{
+    static const char es[] = "text/event-stream";
+    apr_size_t n = sizeof(es) - 1;
+
+    while (*type == ' ' || *type == '\t') {
+        type++;
+    }
+    if (strncasecmp(type, es, n) != 0) {
+        return 0;
+    }
+    type += n;
+    while (*type == ' ' || *type == '\t') {
+        type++;
+    }
+    return *type == '\0' || *type == ';';
+}
+
+/* The backend's head becomes ours.  A stream the client must see as it
+ * comes (server-sent events, or a backend that says X-Accel-Buffering:
+ * no, nginx's convention) is kept from compression filters, which would
+ * hold its pieces back: mod_deflate and mod_brotli read no-gzip and
+ * no-brotli when the first brigade reaches them, which is after this.
+ * The body loop (revproxy_x_stream_to) flushes whenever the backend
+ * pauses, so each event goes out before the next is awaited. */
 static void set_response_head(request_rec *r, revproxy_exchange *x)
 {
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
-    int i;
+    int i, unbuffered = 0;
 
     apply_rewrites(r, x->resp_headers);
     r->status = x->status;
@@ -288,11 +336,20 @@ static void set_response_head(request_rec *r, revproxy_exchange *x)
     e = (const apr_table_entry_t *)arr->elts;
     for (i = 0; i < arr->nelts; i++) {
         if (strcasecmp(e[i].key, "Content-Type") == 0) {
+            unbuffered |= event_stream(e[i].val);
             ap_set_content_type(r, e[i].val);
+        }
+        else if (strcasecmp(e[i].key, "X-Accel-Buffering") == 0) {
+            /* Meant for the proxy, never passed on. */
+            unbuffered |= revproxy_has_token(e[i].val, "no");
         }
         else {
             apr_table_addn(r->headers_out, e[i].key, e[i].val);
         }
+    }
+    if (unbuffered) {
+        apr_table_setn(r->subprocess_env, "no-gzip", "1");
+        apr_table_setn(r->subprocess_env, "no-brotli", "1");
     }
 }
 
@@ -508,8 +565,8 @@ static void revproxy_child_status(server_rec *s, pid_t pid,
 }
 
 /* A server's own limits: its RevProxy* settings, else the defaults (its
- * Timeout, 5 s to connect, 32 idle connections, its request limits for
- * response lines and fields). */
+ * Timeout, 5 s to connect, 32 idle connections kept for at most 30 s, its
+ * request limits for response lines and fields). */
 static revproxy_limits server_limits(server_rec *s,
                                      const revproxy_server_conf *sc)
 {
@@ -521,6 +578,7 @@ static revproxy_limits server_limits(server_rec *s,
                                                       : s->timeout;
     lim.reuse = 1;
     lim.max_idle = 32;
+    lim.idle_ttl = REVPROXY_CONN_DEFAULT_TTL;
     lim.max_line = s->limit_req_fieldsize > 0
                    ? (apr_size_t)s->limit_req_fieldsize : 8190;
     lim.max_fields = s->limit_req_fields > 0
@@ -547,6 +605,7 @@ static void resolve_route(const revproxy_server_conf *sc,
         rt->lim.send_timeout = g->send_timeout >= 0 ? g->send_timeout
                                                     : rt->lim.send_timeout;
         rt->lim.max_idle = g->max_idle;
+        rt->lim.idle_ttl = g->ttl >= 0 ? g->ttl : rt->lim.idle_ttl;
         rt->tls = g->tls;
         rt->tls_verify = g->tls_verify_on;
     }
@@ -556,6 +615,7 @@ static void resolve_route(const revproxy_server_conf *sc,
     rt->lim.timeout = rule->timeout >= 0 ? rule->timeout : rt->lim.timeout;
     rt->lim.send_timeout = rule->send_timeout >= 0 ? rule->send_timeout
                                                    : rt->lim.send_timeout;
+    rt->lim.idle_ttl = rule->ttl >= 0 ? rule->ttl : rt->lim.idle_ttl;
     rt->lim.reuse = !rule->nopipeline;
     if (rule->tlsverify != REVPROXY_UNSET) {
         rt->tls_verify = rule->tlsverify;
@@ -800,6 +860,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     sc->connect_timeout = REVPROXY_UNSET;
     sc->timeout = REVPROXY_UNSET;
     sc->add_forwarded = REVPROXY_UNSET;
+    sc->forwarded = REVPROXY_UNSET;
     sc->tls_verify = REVPROXY_UNSET;
     return sc;
 }
@@ -819,6 +880,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                  : base->timeout;
     sc->add_forwarded = add->add_forwarded != REVPROXY_UNSET
                         ? add->add_forwarded : base->add_forwarded;
+    sc->forwarded = add->forwarded != REVPROXY_UNSET ? add->forwarded
+                                                     : base->forwarded;
     sc->tls_verify = add->tls_verify != REVPROXY_UNSET ? add->tls_verify
                                                        : base->tls_verify;
     sc->tls_ca_file = add->tls_ca_file ? add->tls_ca_file : base->tls_ca_file;
@@ -937,6 +1000,9 @@ static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
         return parse_limit(cmd, cmd->cmd->name, opt, val,
                               &rule->send_timeout);
     }
+    else if (eq && IS("ttl")) {
+        return parse_limit(cmd, cmd->cmd->name, opt, val, &rule->ttl);
+    }
     else if (eq && IS("upgrade")) {
         if (strcasecmp(val, "websocket") == 0) {
             rule->upgrade = REVPROXY_UPGRADE_WEBSOCKET;
@@ -990,7 +1056,7 @@ static const char *add_rule(cmd_parms *cmd, void *dummy, int argc,
     rule->pattern = argv[0];
     rule->tlsverify = REVPROXY_UNSET;
     rule->connect_timeout = rule->timeout = rule->send_timeout
-                          = REVPROXY_UNSET;
+                          = rule->ttl = REVPROXY_UNSET;
     rule->where = cmd->directive
                   ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
                                  cmd->directive->line_num)
@@ -1046,6 +1112,13 @@ static const char *set_add_forwarded(cmd_parms *cmd, void *d, int flag)
 {
     (void)d;
     server_conf(cmd)->add_forwarded = flag;
+    return NULL;
+}
+
+static const char *set_forwarded(cmd_parms *cmd, void *d, int flag)
+{
+    (void)d;
+    server_conf(cmd)->forwarded = flag;
     return NULL;
 }
 
@@ -1207,6 +1280,9 @@ static const char *parse_group_option(cmd_parms *cmd, revproxy_group *g,
     if (IS("sendtimeout")) {
         return parse_limit(cmd, who, opt, val, &g->send_timeout);
     }
+    if (IS("ttl")) {
+        return parse_limit(cmd, who, opt, val, &g->ttl);
+    }
     if (IS("hcheck")) {
         return parse_duration(cmd, who, opt, val, &g->hcheck);
     }
@@ -1282,7 +1358,8 @@ static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
     g->server = cmd->server;
     g->members = apr_array_make(cmd->pool, argc, sizeof(revproxy_member));
     g->retry = REVPROXY_DEFAULT_RETRY;
-    g->connect_timeout = g->timeout = g->send_timeout = REVPROXY_UNSET;
+    g->connect_timeout = g->timeout = g->send_timeout = g->ttl
+                       = REVPROXY_UNSET;
     g->max_idle = REVPROXY_DEFAULT_MAX_IDLE;
     g->fails = REVPROXY_DEFAULT_FAILS;
     g->max_attempts = REVPROXY_DEFAULT_MAX_ATTEMPTS;
@@ -1398,6 +1475,8 @@ static const command_rec revproxy_cmds[] = {
                   "limit for each wait on a backend (the server's Timeout)"),
     AP_INIT_FLAG("RevProxyAddForwarded", set_add_forwarded, NULL, RSRC_CONF,
                  "On|Off: add X-Forwarded-For/-Host/-Proto (On)"),
+    AP_INIT_FLAG("RevProxyForwarded", set_forwarded, NULL, RSRC_CONF,
+                 "On|Off: append an RFC 7239 Forwarded element (Off)"),
     AP_INIT_FLAG("RevProxyTLSVerify", set_tls_verify, NULL, RSRC_CONF,
                  "On|Off: verify HTTPS backends' certificates (On)"),
     AP_INIT_TAKE1("RevProxyTLSCACertificateFile", set_tls_ca, NULL,

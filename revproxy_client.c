@@ -114,7 +114,7 @@ void revproxy_client_finish(revproxy_client *c)
         revproxy_conn_release(c->conn, c->lim.reuse && c->reusable
                                        && c->body_done && c->request_done
                                        && !c->write_failed,
-                              c->lim.max_idle);
+                              c->lim.max_idle, c->lim.idle_ttl);
         c->conn = NULL;
     }
 }

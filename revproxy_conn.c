@@ -24,11 +24,6 @@
  * ones get no pool: their connections close after each request. */
 #define MAX_ENDPOINTS 1024
 
-/* An idle connection older than this is not reused: most servers close
- * idle keep-alive connections after a few seconds, and a reuse that
- * races their close costs a retry. */
-#define MAX_IDLE_AGE apr_time_from_sec(30)
-
 /* Endpoints are found by host name first (a hash), then by the rest of
  * revproxy_addr along a short chain: no key is formatted per request. */
 struct revproxy_endpoint {
@@ -200,7 +195,7 @@ static int idle_empty(revproxy_conn *c)
     apr_status_t rv;
     ssize_t got;
 
-    if (apr_time_now() - c->idle_since > MAX_IDLE_AGE) {
+    if (apr_time_now() > c->idle_until) {
         return 0;
     }
     if (!c->tls) {
@@ -397,14 +392,18 @@ apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
     return APR_SUCCESS;
 }
 
-void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle)
+void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle,
+                           apr_interval_time_t ttl)
 {
     revproxy_endpoint *ep = c->ep;
 
     if (keep && ep) {
         LOCK();
         if (ep->nidle < max_idle && pool_state.endpoints) {
-            c->idle_since = apr_time_now();
+            /* The limit of the exchange that gives it back: its rule's
+             * or group's ttl=, made for the backend it talks to. */
+            c->idle_until = apr_time_now()
+                            + (ttl > 0 ? ttl : REVPROXY_CONN_DEFAULT_TTL);
             c->next = ep->idle;
             ep->idle = c;
             ep->nidle++;

@@ -204,6 +204,72 @@ static int field_ok(const char *name, const char *value, apr_size_t *nlen,
     return 1;
 }
 
+/* RFC 9110's tchar. */
+static int is_tchar(unsigned char c)
+{
+    return apr_isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* name=value onto o: the value as a token when it is one, else quoted. */
+static char *forwarded_pair(char *o, const char *name, const char *v,
+                            int brackets)
+{
+    const unsigned char *s = (const unsigned char *)v;
+    int token = !brackets && *s != '\0';
+
+    for (; token && *s; s++) {
+        token = is_tchar(*s);
+    }
+    memcpy(o, name, strlen(name));
+    o += strlen(name);
+    *o++ = '=';
+    if (token) {
+        memcpy(o, v, strlen(v) + 1);
+        return o + strlen(v);
+    }
+    *o++ = '"';
+    if (brackets) {
+        *o++ = '[';
+    }
+    for (s = (const unsigned char *)v; *s; s++) {
+        if ((*s < 0x20 && *s != '\t') || *s == 0x7f) {
+            continue;
+        }
+        if (*s == '"' || *s == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = (char)*s;
+    }
+    if (brackets) {
+        *o++ = ']';
+    }
+    *o++ = '"';
+    *o = '\0';
+    return o;
+}
+
+char *revproxy_forwarded_element(apr_pool_t *p, const char *client,
+                                 const char *host, const char *proto)
+{
+    /* Each value at most doubles when quoted (escapes), plus its name,
+     * '=', quotes, brackets and ';'. */
+    apr_size_t max = 2 * (strlen(client) + (host ? strlen(host) : 0)
+                          + strlen(proto)) + 32;
+    char *buf = apr_palloc(p, max), *o;
+    /* An IPv6 address (it has colons; httpd's client addresses never come
+     * in brackets) is a quoted "[...]" node (RFC 7239 section 6). */
+    int v6 = strchr(client, ':') != NULL && client[0] != '[';
+
+    o = forwarded_pair(buf, "for", client, v6);
+    if (host && *host) {
+        *o++ = ';';
+        o = forwarded_pair(o, "host", host, 0);
+    }
+    *o++ = ';';
+    forwarded_pair(o, "proto", proto, 0);
+    return buf;
+}
+
 /* Whether a field value holds a byte no header line may carry. */
 static int value_dirty(const char *v)
 {

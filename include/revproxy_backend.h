@@ -94,6 +94,8 @@ typedef struct revproxy_group {
     apr_interval_time_t retry;              /* default 30s */
     apr_interval_time_t connect_timeout, timeout, send_timeout; /* -1 */
     int max_idle;                           /* max=, default 32 */
+    apr_interval_time_t ttl;                /* ttl=, -1: the rule's, else
+                                               30s */
     int fails;                              /* fails=, default 3 */
     int max_attempts;                       /* maxattempts=, default 3 */
     int tlsverify;                          /* REVPROXY_UNSET, 0, 1 */

@@ -48,6 +48,9 @@ typedef struct revproxy_limits {
     apr_interval_time_t send_timeout;       /* each write */
     int reuse;                              /* keep-alive pool allowed */
     int max_idle;                           /* idle connections kept */
+    apr_interval_time_t idle_ttl;           /* an idle pooled connection
+                                               is not reused after this
+                                               (ttl=; 0: the default) */
     apr_size_t max_line;                    /* longest response line */
     unsigned max_fields;                    /* most response fields */
 } revproxy_limits;

@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* How long an idle pooled connection may wait for its next request when
+ * the caller gives no limit (ttl=): most servers close idle keep-alive
+ * connections after a few seconds, and a reuse that races their close
+ * costs a retry. */
+#define REVPROXY_CONN_DEFAULT_TTL apr_time_from_sec(30)
+
 typedef struct revproxy_endpoint revproxy_endpoint;
 typedef struct revproxy_conn revproxy_conn;
 
@@ -45,7 +51,7 @@ struct revproxy_conn {
     apr_interval_time_t rcvtimeo, sndtimeo;   /* SO_RCVTIMEO, SO_SNDTIMEO
                                    as last set (0: not set) */
     revproxy_endpoint *ep;
-    apr_time_t idle_since;
+    apr_time_t idle_until;      /* pooled: not reused after this */
     unsigned requests;          /* requests sent on it so far */
     apr_uint64_t bytes_sent;    /* bytes the transport accepted so far */
     revproxy_conn *next;        /* in the endpoint's idle list */
@@ -82,8 +88,11 @@ apr_status_t revproxy_conn_acquire(const revproxy_addr *a, int reuse,
                                    int *reused, const char **why);
 
 /* Give a connection back: pooled when keep is set and the endpoint has
- * room for it (max_idle), closed otherwise. */
-void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle);
+ * room for it (max_idle), closed otherwise.  A pooled connection idle for
+ * longer than ttl (<= 0: REVPROXY_CONN_DEFAULT_TTL) is never reused: the
+ * acquire that finds it closes it. */
+void revproxy_conn_release(revproxy_conn *c, int keep, int max_idle,
+                           apr_interval_time_t ttl);
 
 /* Read up to *len bytes.  timeout 0: do not wait (APR_EAGAIN when nothing
  * is ready); otherwise wait at most timeout (APR_TIMEUP).  APR_EOF when

@@ -42,6 +42,15 @@ int revproxy_only_tokens(const char *value, const char *a, const char *b);
  * name; keep_upgrade leaves Connection and Upgrade in place (a tunnel). */
 void revproxy_strip_hop_by_hop(apr_table_t *t, int keep_upgrade);
 
+/* One RFC 7239 Forwarded element, allocated from p:
+ * for=CLIENT;host=HOST;proto=PROTO (host= left out when host is NULL or
+ * empty).  An IPv6 client is written in brackets and quoted
+ * (for="[2001:db8::1]"); any other value that is not a token is quoted,
+ * with '"' and '\' escaped and control bytes left out (a quoted-string
+ * may not carry them). */
+char *revproxy_forwarded_element(apr_pool_t *p, const char *client,
+                                 const char *host, const char *proto);
+
 /* The request body's framing, as announced to the backend. */
 #define REVPROXY_BODY_NONE     0
 #define REVPROXY_BODY_LENGTH   1   /* Content-Length: length */

@@ -43,6 +43,8 @@ typedef struct revproxy_rule {
     int tlsverify;              /* REVPROXY_UNSET, 0, 1 */
     apr_uint64_t methods;       /* bit per method number; 0: all */
     apr_interval_time_t connect_timeout, timeout, send_timeout; /* -1 */
+    apr_interval_time_t ttl;    /* ttl=: idle limit of a pooled
+                                   connection, -1 */
 } revproxy_rule;
 
 /* A rule as one server uses it: every limit decided once, at config
@@ -66,6 +68,8 @@ typedef struct revproxy_server_conf {
     apr_interval_time_t connect_timeout;    /* -1: unset */
     apr_interval_time_t timeout;            /* -1: the server's Timeout */
     int add_forwarded;                      /* REVPROXY_UNSET, 0, 1 */
+    int forwarded;                          /* RevProxyForwarded (RFC
+                                               7239): REVPROXY_UNSET, 0, 1 */
     int tls_verify;                         /* REVPROXY_UNSET, 0, 1 */
     const char *tls_ca_file;
     const char *tls_cert_file;

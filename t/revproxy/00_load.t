@@ -17,6 +17,9 @@ my @good = (
     q{RevProxyPass "^/static/" "!"},
     q{RevProxyPass "^/slow/(.*)$" "http://127.0.0.1:8080/$1" timeout=1m connecttimeout=250ms},
     q{RevProxyPassFullURL "^http://(\w+)\.example\.org:(\d+)/(.*)$" "http://$1.example.net:$2/$3" methods=GET,HEAD},
+    q{RevProxyPass "^/short/(.*)$" "http://127.0.0.1:8080/$1" ttl=4s},
+    q{RevProxyBackend shortlived http://127.0.0.1:8081 ttl=500ms},
+    q{RevProxyForwarded On},
     qq{<Location "/reproxied">\n    AllowReproxy On\n</Location>},
 );
 my @bad = (   # [ config line, what the message must name ]
@@ -31,6 +34,12 @@ my @bad = (   # [ config line, what the message must name ]
     [ q{RevProxyTimeout 0},                          qr/RevProxyTimeout: '0' must be more than 0/ ],
     [ q{RevProxyPass "^/a" "http://127.0.0.1/" timeout=0},     qr/RevProxyPass: 'timeout=0' must be more than 0/ ],
     [ q{RevProxyBackend g http://127.0.0.1:1 connecttimeout=0ms}, qr/RevProxyBackend g: 'connecttimeout=0ms' must be more than 0/ ],
+    [ q{RevProxyPass "^/a" "http://127.0.0.1/" ttl=0},         qr/RevProxyPass: 'ttl=0' must be more than 0/ ],
+    [ q{RevProxyPass "^/a" "http://127.0.0.1/" ttl=soon},      qr/RevProxyPass: invalid duration in 'ttl=soon'/ ],
+    [ q{RevProxyBackend g http://127.0.0.1:1 ttl=0},           qr/RevProxyBackend g: 'ttl=0' must be more than 0/ ],
+    [ q{RevProxyBackend g http://127.0.0.1:1 ttl=-1s},         qr/RevProxyBackend g: .*'ttl=-1s'/ ],
+    [ q{RevProxyForwarded yes},                                qr/RevProxyForwarded/ ],
+    [ q{RevProxyForwarded},                                    qr/RevProxyForwarded/ ],
     [ q{RevProxyTLSCACertificateFile /etc/hostname},           qr/RevProxyTLSCACertificateFile/ ],
     [ q{RevProxyTLSClientCertificate /etc/hostname},           qr/RevProxyTLSClientCertificate/ ],
 );

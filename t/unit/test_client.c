@@ -464,6 +464,7 @@ static const revproxy_limits base_limits = {
     apr_time_from_sec(3),       /* send_timeout */
     1,                          /* reuse */
     16,                         /* max_idle */
+    0,                          /* idle_ttl: the default */
     0, 0                        /* max_line, max_fields: defaults */
 };
 
@@ -732,6 +733,75 @@ static void test_length_reuse(apr_pool_t *p)
            apr_pstrcat(p, "accept 1\n", req_log(p, 1, "GET", "/1"),
                        req_log(p, 1, "GET", "/2"), NULL),
            "backend: both requests on one connection, nothing else");
+}
+
+/* ---- the idle limit (ttl=) ------------------------------------------ */
+
+static void peer_three(pstate *s)
+{
+    char h[4096];
+    int i, k;
+
+    for (i = 0; i < 3; i++) {
+        k = p_request(s, h, sizeof(h));
+        if (k <= 0) {
+            return;
+        }
+        p_send(s, k, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+}
+
+/* One request on a client with idle_ttl ttl; whether its connection came
+ * from the pool. */
+static int ttl_request(apr_pool_t *p, const peer *pe, const char *path,
+                       apr_interval_time_t ttl)
+{
+    revproxy_limits l = base_limits;
+    revproxy_addr a;
+    revproxy_client *c;
+    const char *body;
+    apr_size_t blen;
+    int reused;
+
+    memset(&a, 0, sizeof(a));
+    a.host = "127.0.0.1";
+    a.port = pe->port;
+    l.idle_ttl = ttl;
+    c = revproxy_client_make(p, ba, &a, &l);
+    if (request(p, c, "GET", path, 1) != NONE
+        || revproxy_client_read_head(c) != NONE
+        || read_all(p, c, &body, &blen) != APR_EOF) {
+        return -1;
+    }
+    reused = revproxy_client_reused(c);
+    revproxy_client_finish(c);
+    return reused;
+}
+
+static void test_ttl(apr_pool_t *p)
+{
+    peer pe;
+
+    peer_start(&pe, peer_three);
+    is_int(ttl_request(p, &pe, "/1", apr_time_from_msec(200)), 0,
+           "ttl=200ms: first request on a new connection");
+    usleep(300000);
+    is_int(ttl_request(p, &pe, "/2", apr_time_from_msec(200)), 0,
+           "... idle 300 ms: not reused, a new connection");
+    usleep(100000);
+    is_int(ttl_request(p, &pe, "/3", apr_time_from_msec(200)), 1,
+           "... idle 100 ms: reused");
+    is_int(occurrences(peer_end(&pe), "accept "), 2,
+           "backend: two connections in all");
+
+    peer_start(&pe, peer_three);
+    is_int(ttl_request(p, &pe, "/1", 0), 0,
+           "default ttl: first request on a new connection");
+    usleep(300000);
+    is_int(ttl_request(p, &pe, "/2", 0), 1, "... idle 300 ms: reused");
+    is_int(ttl_request(p, &pe, "/3", 0), 1, "... and again");
+    is_int(occurrences(peer_end(&pe), "accept "), 1,
+           "backend: one connection");
 }
 
 /* ---- chunked, close-delimited, no body -------------------------------- */
@@ -1818,6 +1888,7 @@ int main(void)
     }
 
     test_length_reuse(p);
+    test_ttl(p);
     test_chunked(p);
     test_close_delimited(p);
     test_no_body(p);

@@ -625,6 +625,47 @@ static void fini(void)
     apr_terminate();
 }
 
+/* RFC 7239 elements (RevProxyForwarded): tokens as they are, IPv6
+ * clients and other non-tokens quoted. */
+static void test_forwarded(void)
+{
+    is_str(revproxy_forwarded_element(pool, "192.0.2.7", "www.example.org",
+                                      "https"),
+           "for=192.0.2.7;host=www.example.org;proto=https",
+           "forwarded: IPv4 client, host a token");
+    is_str(revproxy_forwarded_element(pool, "2001:db8::1", "www.example.org",
+                                      "http"),
+           "for=\"[2001:db8::1]\";host=www.example.org;proto=http",
+           "forwarded: IPv6 client bracketed and quoted");
+    is_str(revproxy_forwarded_element(pool, "::1", "a", "http"),
+           "for=\"[::1]\";host=a;proto=http", "forwarded: ::1");
+    is_str(revproxy_forwarded_element(pool, "fe80::1%eth0", "a", "http"),
+           "for=\"[fe80::1%eth0]\";host=a;proto=http",
+           "forwarded: IPv6 with a zone");
+    is_str(revproxy_forwarded_element(pool, "192.0.2.7", "example.org:8080",
+                                      "http"),
+           "for=192.0.2.7;host=\"example.org:8080\";proto=http",
+           "forwarded: a host with a port is not a token: quoted");
+    is_str(revproxy_forwarded_element(pool, "192.0.2.7", "[2001:db8::2]:80",
+                                      "http"),
+           "for=192.0.2.7;host=\"[2001:db8::2]:80\";proto=http",
+           "forwarded: an IPv6 host quoted as it is");
+    is_str(revproxy_forwarded_element(pool, "192.0.2.7", "a\"b\\c d",
+                                      "http"),
+           "for=192.0.2.7;host=\"a\\\"b\\\\c d\";proto=http",
+           "forwarded: '\"' and '\\' escaped, space quoted");
+    is_str(revproxy_forwarded_element(pool, "192.0.2.7", "a\r\nX: y\x01",
+                                      "http"),
+           "for=192.0.2.7;host=\"aX: y\";proto=http",
+           "forwarded: control bytes left out");
+    is_str(revproxy_forwarded_element(pool, "192.0.2.7", NULL, "http"),
+           "for=192.0.2.7;proto=http", "forwarded: no host");
+    is_str(revproxy_forwarded_element(pool, "192.0.2.7", "", "http"),
+           "for=192.0.2.7;proto=http", "forwarded: empty host");
+    is_str(revproxy_forwarded_element(pool, "", "a", "http"),
+           "for=\"\";host=a;proto=http", "forwarded: empty client quoted");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -644,5 +685,6 @@ int main(void)
     test_hop_field();
     test_tokens();
     test_strip();
+    test_forwarded();
     return done_testing();
 }

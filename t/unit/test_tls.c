@@ -539,7 +539,7 @@ static void test_conn(apr_pool_t *p)
                "... request and answer, clean EOF");
         is_str(revproxy_conn_error(c), "the backend closed the TLS connection",
                "... the TLS layer's word for it");
-        revproxy_conn_release(c, 0, 0);
+        revproxy_conn_release(c, 0, 0, 0);
     }
     reap(pid);
 
@@ -565,7 +565,7 @@ static void test_conn(apr_pool_t *p)
     is_int(rv, APR_SUCCESS, "conn: plain TCP");
     if (rv == APR_SUCCESS) {
         ok(revproxy_conn_error(c) == NULL, "... no error text");
-        revproxy_conn_release(c, 0, 0);
+        revproxy_conn_release(c, 0, 0, 0);
     }
     close(lfd);
 }

@@ -417,17 +417,20 @@ static void log_failure(request_rec *r, const revproxy_rule *rule,
  * failed.  Set before the response goes down the output filters, so that
  * a reproxied answer (mod_reproxy_filter's fetch, revproxy_fetch.c) puts
  * its source's in their place. */
-static void note_request(request_rec *r, const revproxy_rule *rule,
+static void note_request(request_rec *r, const revproxy_route *route,
                          const revproxy_exchange *x, int status)
 {
     int answered = status == OK
                    || (x->fail != REVPROXY_FAIL_CLIENT
                        && status != HTTP_SERVICE_UNAVAILABLE);
+    const char *backend = revproxy_x_notes(x, r, answered,
+                                           route->rule->where, 0);
 
-    revproxy_x_notes(x, r, answered, rule->where, 0);
-    if (answered && x->attempts > 0) {
-        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX,
-                                  revproxy_x_backend(x), x->path, NULL);
+    /* A group's %f names the member (translate_name could only say
+     * backend://NAME); a plain URL's is already the backend's. */
+    if (answered && x->attempts > 0 && route->group) {
+        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX, backend, x->path,
+                                  NULL);
     }
 }
 
@@ -495,7 +498,7 @@ static int revproxy_handler(request_rec *r)
             log_failure(r, rule, &x, status);
         }
     }
-    note_request(r, rule, &x, status);
+    note_request(r, route, &x, status);
     if (status != OK) {
         revproxy_x_finish(&x);
         count_request(rule, &chosen, &x, status);

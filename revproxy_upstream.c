@@ -336,10 +336,10 @@ const char *revproxy_x_backend(const revproxy_exchange *x)
     const char *h = x->addr.host ? x->addr.host : "";
     int v6 = h[0] != '[' && strchr(h, ':') != NULL;
 
-    return apr_psprintf(x->p, "%s://%s%s%s:%u", x->addr.https ? "https"
-                                                             : "http",
-                        v6 ? "[" : "", h, v6 ? "]" : "",
-                        (unsigned)x->addr.port);
+    /* Per request, for the access log: no format string to interpret. */
+    return apr_pstrcat(x->p, x->addr.https ? "https://" : "http://",
+                       v6 ? "[" : "", h, v6 ? "]:" : ":",
+                       apr_itoa(x->p, (int)x->addr.port), NULL);
 }
 
 /* trace1: the backend's connection, new or pooled. */
@@ -653,16 +653,18 @@ void revproxy_x_finish(revproxy_exchange *x)
     end_client(x);
 }
 
-void revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
-                      int answered, const char *rule, int extra_attempts)
+const char *revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
+                             int answered, const char *rule,
+                             int extra_attempts)
 {
     apr_table_t *t = r->notes;
+    const char *backend;
     int head;
 
     answered = answered && x && x->attempts > 0;
     head = answered && x->status > 0;
-    apr_table_setn(t, "revproxy-backend",
-                   answered ? revproxy_x_backend(x) : "-");
+    backend = answered ? revproxy_x_backend(x) : "-";
+    apr_table_setn(t, "revproxy-backend", backend);
     apr_table_setn(t, "revproxy-attempts",
                    apr_itoa(r->pool, (x ? x->attempts : 0) + extra_attempts));
     apr_table_setn(t, "revproxy-reused", head && x->reused ? "1" : "0");
@@ -670,13 +672,12 @@ void revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
                    x && x->status > 0 ? apr_itoa(r->pool, x->status) : "-");
     apr_table_setn(t, "revproxy-connect-us",
                    answered && x->connect_time >= 0
-                   ? apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                  x->connect_time) : "-");
+                   ? apr_off_t_toa(r->pool, x->connect_time) : "-");
     apr_table_setn(t, "revproxy-header-us",
                    head && x->head_time >= 0
-                   ? apr_psprintf(r->pool, "%" APR_TIME_T_FMT, x->head_time)
-                   : "-");
+                   ? apr_off_t_toa(r->pool, x->head_time) : "-");
     if (rule) {
         apr_table_setn(t, "revproxy-rule", rule);
     }
+    return backend;
 }

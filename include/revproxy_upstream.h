@@ -133,8 +133,9 @@ const char *revproxy_x_backend(const revproxy_exchange *x);
  * 504); otherwise the notes of that backend are "-".  rule: "FILE:LINE"
  * for revproxy-rule, or NULL to leave that note alone.  extra_attempts
  * is added to x's count (earlier exchanges of the same request). */
-void revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
-                      int answered, const char *rule, int extra_attempts);
+const char *revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
+                             int answered, const char *rule,
+                             int extra_attempts);
 
 #ifdef __cplusplus
 }

@@ -171,7 +171,7 @@ static int revproxy_translate(request_rec *r)
                           "request's captures; answered 400, no backend "
                           "contacted", rule->directive, rule->pattern,
                           rule->where, revproxy_dest_text(rule->dest), why);
-            revproxy_x_notes(NULL, r, 0, rule->where, 0);
+            revproxy_x_notes(NULL, r, 0, rule->where, 0, 0);
             return HTTP_BAD_REQUEST;
         }
         ap_set_module_config(r->request_config, &revproxy_module, rq);
@@ -424,7 +424,7 @@ static void note_request(request_rec *r, const revproxy_route *route,
                    || (x->fail != REVPROXY_FAIL_CLIENT
                        && status != HTTP_SERVICE_UNAVAILABLE);
     const char *backend = revproxy_x_notes(x, r, answered,
-                                           route->rule->where, 0);
+                                           route->rule->where, 0, 0);
 
     /* A group's %f names the member (translate_name could only say
      * backend://NAME); a plain URL's is already the backend's. */

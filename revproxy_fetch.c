@@ -84,7 +84,7 @@ static void note_fetch(request_rec *r, const revproxy_exchange *x)
     const char *before = apr_table_get(r->notes, "revproxy-attempts");
 
     revproxy_x_notes(x, r, x->fail != REVPROXY_FAIL_CLIENT, NULL,
-                     before ? atoi(before) : 0);
+                     before ? atoi(before) : 0, 1);
 }
 
 static int revproxy_api_version(void)

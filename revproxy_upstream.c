@@ -653,9 +653,22 @@ void revproxy_x_finish(revproxy_exchange *x)
     end_client(x);
 }
 
+/* A note for the access log: added (the handler sets them once, on a
+ * fresh table) or replacing an earlier value (a reproxy fetch). */
+static void note(apr_table_t *t, const char *key, const char *val,
+                 int replace)
+{
+    if (replace) {
+        apr_table_setn(t, key, val);
+    }
+    else {
+        apr_table_addn(t, key, val);
+    }
+}
+
 const char *revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
                              int answered, const char *rule,
-                             int extra_attempts)
+                             int extra_attempts, int replace)
 {
     apr_table_t *t = r->notes;
     const char *backend;
@@ -664,20 +677,20 @@ const char *revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
     answered = answered && x && x->attempts > 0;
     head = answered && x->status > 0;
     backend = answered ? revproxy_x_backend(x) : "-";
-    apr_table_setn(t, "revproxy-backend", backend);
-    apr_table_setn(t, "revproxy-attempts",
-                   apr_itoa(r->pool, (x ? x->attempts : 0) + extra_attempts));
-    apr_table_setn(t, "revproxy-reused", head && x->reused ? "1" : "0");
-    apr_table_setn(t, "revproxy-status",
-                   x && x->status > 0 ? apr_itoa(r->pool, x->status) : "-");
-    apr_table_setn(t, "revproxy-connect-us",
-                   answered && x->connect_time >= 0
-                   ? apr_off_t_toa(r->pool, x->connect_time) : "-");
-    apr_table_setn(t, "revproxy-header-us",
-                   head && x->head_time >= 0
-                   ? apr_off_t_toa(r->pool, x->head_time) : "-");
+    note(t, "revproxy-backend", backend, replace);
+    note(t, "revproxy-attempts",
+         apr_itoa(r->pool, (x ? x->attempts : 0) + extra_attempts), replace);
+    note(t, "revproxy-reused", head && x->reused ? "1" : "0", replace);
+    note(t, "revproxy-status",
+         x && x->status > 0 ? apr_itoa(r->pool, x->status) : "-", replace);
+    note(t, "revproxy-connect-us",
+         answered && x->connect_time >= 0
+         ? apr_off_t_toa(r->pool, x->connect_time) : "-", replace);
+    note(t, "revproxy-header-us",
+         head && x->head_time >= 0
+         ? apr_off_t_toa(r->pool, x->head_time) : "-", replace);
     if (rule) {
-        apr_table_setn(t, "revproxy-rule", rule);
+        note(t, "revproxy-rule", rule, replace);
     }
     return backend;
 }

@@ -132,10 +132,13 @@ const char *revproxy_x_backend(const revproxy_exchange *x);
  * backend x tried gave the client's answer, or its failure did (502,
  * 504); otherwise the notes of that backend are "-".  rule: "FILE:LINE"
  * for revproxy-rule, or NULL to leave that note alone.  extra_attempts
- * is added to x's count (earlier exchanges of the same request). */
+ * is added to x's count (earlier exchanges of the same request).
+ * replace: earlier notes are there to be replaced (a reproxy fetch);
+ * otherwise they are added to a table that has none yet.  Returns the
+ * revproxy-backend text. */
 const char *revproxy_x_notes(const revproxy_exchange *x, request_rec *r,
                              int answered, const char *rule,
-                             int extra_attempts);
+                             int extra_attempts, int replace);
 
 #ifdef __cplusplus
 }

@@ -341,7 +341,7 @@ static void set_response_head(request_rec *r, revproxy_exchange *x)
         }
         else if (strcasecmp(e[i].key, "X-Accel-Buffering") == 0) {
             /* Meant for the proxy, never passed on. */
-            unbuffered |= revproxy_has_token(e[i].val, "no");
+            unbuffered |= ap_find_token(r->pool, e[i].val, "no");
         }
         else {
             apr_table_addn(r->headers_out, e[i].key, e[i].val);

@@ -43,7 +43,12 @@ int revproxy_hop_field(const char *name, apr_size_t n)
     }
 }
 
-/* The next element of a comma list: [*s, *e) trimmed; 0 at the end. */
+/* The next element of a comma list: [*s, *e) trimmed; 0 at the end.
+ * Every comma splits, quotes or not -- unlike the response parser's list
+ * scanner (revproxy_http1.c), which keeps a quoted parameter whole so it
+ * cannot pass for a coding.  Connection takes tokens only, and here the
+ * safe reading is the one that finds more names to strip: a quote must
+ * never hide a field from hop-by-hop removal (fuzz_head checks this). */
 static int next_element(const char **cur, const char **s, const char **e)
 {
     const char *p = *cur;

@@ -264,6 +264,7 @@ void revproxy_backend_attach(revproxy_group *g, const revproxy_score *sb)
     group_slot *gs = revproxy_score_block(sb, REVPROXY_SCORE_GROUP, g->slot);
     int i;
 
+    g->score = sb;
     g->state = gs ? &gs->state : NULL;
     g->counters = gs ? &gs->counters : NULL;
     for (i = 0; i < g->members->nelts; i++) {
@@ -345,13 +346,11 @@ static void aim_at(revproxy_exchange *x, const revproxy_group *g,
                    const char *path)
 {
     request_rec *r = x->r;
-    revproxy_server_conf *gsc = ap_get_module_config(g->server->module_config,
-                                                     &revproxy_module);
 
     x->addr.https = m->addr.https;
     x->addr.host = m->addr.host;
     x->addr.port = m->addr.port;
-    x->addr.gauges = revproxy_score_gauges(gsc->score, REVPROXY_SCORE_MEMBER,
+    x->addr.gauges = revproxy_score_gauges(g->score, REVPROXY_SCORE_MEMBER,
                                            m->slot);
     x->path = *m->base ? apr_pstrcat(r->pool, m->base, path, NULL) : path;
     if (!(rule->keephost && apr_table_get(r->headers_in, "Host"))) {

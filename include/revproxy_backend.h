@@ -108,6 +108,8 @@ typedef struct revproxy_group {
     int slot;                               /* as a member's */
     revproxy_group_state *state;
     revproxy_score_group *counters;
+    const revproxy_score *score;            /* the scoreboard (post_config),
+                                               for this child's gauges */
 } revproxy_group;
 
 /* The member a request ended up with, for the counters of its body. */

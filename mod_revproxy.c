@@ -221,17 +221,15 @@ static const char *client_field(request_rec *r, const char *conn,
  * turned on (RevProxyForwarded) an RFC 7239 Forwarded element.  The
  * client's X-Forwarded-For and Forwarded are kept and extended. */
 static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
-                                 int forwarded)
+                                 const revproxy_server_conf *sc)
 {
-    revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
-                                                    &revproxy_module);
     apr_table_t *t = apr_table_make(r->pool, 5);
     const char *host = apr_table_get(r->headers_in, "Host");
     const char *conn = apr_table_get(r->headers_in, "Connection");
 
     apr_table_setn(t, "Host", (rq->rule->keephost && host)
                               ? host : rq->target.hostport);
-    if (forwarded) {
+    if (sc->add_forwarded != 0) {       /* default On */
         const char *xff = client_field(r, conn, "X-Forwarded-For");
         if (xff) {
             xff = apr_pstrcat(r->pool, xff, ", ", r->useragent_ip, NULL);
@@ -243,7 +241,7 @@ static apr_table_t *added_fields(request_rec *r, const revproxy_req *rq,
                        host ? host : ap_get_server_name(r));
         apr_table_setn(t, "X-Forwarded-Proto", ap_http_scheme(r));
     }
-    if (sc->forwarded == 1) {
+    if (sc->forwarded == 1) {           /* default Off */
         const char *fwd = client_field(r, conn, "Forwarded");
         const char *el = revproxy_forwarded_element(
                              r->pool, r->useragent_ip,
@@ -457,7 +455,7 @@ static int revproxy_handler(request_rec *r)
     const revproxy_group *group;
     revproxy_pick chosen = { NULL, NULL, 0, 0 };
     revproxy_exchange x;
-    int status, forwarded;
+    int status;
 
     if (rq == NULL) {
         return DECLINED;
@@ -478,10 +476,9 @@ static int revproxy_handler(request_rec *r)
     x.lim = route->lim;
 
     /* Step Two: the request head and body. */
-    forwarded = sc->add_forwarded != 0;
     x.path = rq->target.path;
     x.headers = r->headers_in;
-    x.own = added_fields(r, rq, forwarded);
+    x.own = added_fields(r, rq, sc);
     x.send_body = apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
                   || apr_table_get(r->headers_in, "Content-Length") != NULL;
     x.upgrade = wants_upgrade(r, rule);

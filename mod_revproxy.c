@@ -1191,6 +1191,8 @@ static const char *parse_member(apr_pool_t *p, const char *url,
 
     memset(m, 0, sizeof(*m));
     m->url = url;
+    m->weight = 1;
+    m->admin_conf = REVPROXY_ADMIN_ACTIVE;
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS || u.scheme == NULL) {
         return "is not a URL";
     }
@@ -1384,6 +1386,7 @@ static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
                 return apr_psprintf(cmd->pool, "%s %s: member '%s' %s",
                                     cmd->cmd->name, g->name, argv[i], err);
             }
+            m->route = apr_itoa(cmd->pool, g->members->nelts);
         }
         else if ((err = parse_group_option(cmd, g, argv[i])) != NULL) {
             return err;

@@ -41,6 +41,13 @@ struct revproxy_exchange;
 #define REVPROXY_MEMBER_HCDOWN  2   /* the health check failed: back when a
                                        check passes */
 
+/* What the admin said of a member (revproxy_member_state.admin, from the
+ * configuration's status= or the status page's manager): independent of
+ * the states above, which failures and health checks set. */
+#define REVPROXY_ADMIN_ACTIVE   0   /* takes requests when up */
+#define REVPROXY_ADMIN_DRAIN    1   /* only sticky requests for its route */
+#define REVPROXY_ADMIN_DISABLED 2   /* no requests at all */
+
 /* The balancer's state of a member, in its slot of the scoreboard next to
  * its counters: one picture for every thread and child process, each
  * change one atomic operation (see revproxy_backend.c).  A change of
@@ -50,6 +57,12 @@ typedef struct revproxy_member_state {
     volatile apr_uint32_t hc_ok;        /* the last health check passed */
     volatile apr_uint32_t fails_in_row; /* requests in a row that ended
                                            without a usable answer */
+    volatile apr_uint32_t admin;        /* REVPROXY_ADMIN_* now */
+    volatile apr_uint32_t admin_conf;   /* REVPROXY_ADMIN_* the configuration
+                                           said when the state was taken
+                                           over: a change of status= in the
+                                           config wins over the manager's */
+    volatile apr_uint32_t inflight;     /* requests in flight, all children */
     volatile apr_uint32_t unused;
     volatile apr_uint64_t since;        /* apr_time_t of the last change
                                            of state, or of the start */
@@ -78,6 +91,11 @@ typedef struct revproxy_member {
     const char *hostport;       /* the Host header: host[:port] */
     const char *base;           /* the URL's path without a trailing '/',
                                    prepended to backend:// paths; "" */
+    int weight;                 /* weight=, 1..100, default 1 */
+    int standby;                /* standby: only while no other is usable */
+    const char *route;          /* route=, default its position: "1", "2" */
+    int admin_conf;             /* status=: REVPROXY_ADMIN_* at start */
+    int maxconns;               /* maxconns=, 0: no limit */
     int slot;                   /* in the scoreboard (post_config) */
     revproxy_member_state *state;       /* in its slot (post_config); */
     revproxy_score_member *counters;    /* NULL without shared memory */

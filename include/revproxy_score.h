@@ -33,7 +33,7 @@ extern "C" {
 /* Bump when this file's structs, or a block type kept in the segment
  * (revproxy_backend.h's too), change meaning without changing size: a
  * module upgraded by a graceful restart then starts afresh. */
-#define REVPROXY_SCORE_VERSION 2
+#define REVPROXY_SCORE_VERSION 3
 
 /* The key spaces.  Names only: the blocks are their owners'. */
 typedef enum {

@@ -162,6 +162,9 @@ static int usable(const revproxy_group *g, revproxy_member_state *ms,
     if (ms == NULL) {
         return 1;
     }
+    if (apr_atomic_read32(&ms->admin) != REVPROXY_ADMIN_ACTIVE) {
+        return 0;               /* drained or disabled by the admin */
+    }
     switch (apr_atomic_read32(&ms->state)) {
     case REVPROXY_MEMBER_UP:
         return 1;
@@ -259,6 +262,20 @@ void revproxy_backend_score_kinds(revproxy_score_keys *k, apr_time_t now)
                             &fresh, 2);
 }
 
+/* The admin state of a member whose slot was taken over from the last
+ * configuration stays what the status page made it, unless this
+ * configuration's status= differs from the last one's: then it wins. */
+static void adopt_admin_state(revproxy_member_state *ms,
+                              const revproxy_member *m)
+{
+    apr_uint32_t conf = (apr_uint32_t)m->admin_conf;
+
+    if (apr_atomic_read32(&ms->admin_conf) != conf) {
+        apr_atomic_set32(&ms->admin, conf);
+        apr_atomic_set32(&ms->admin_conf, conf);
+    }
+}
+
 void revproxy_backend_attach(revproxy_group *g, const revproxy_score *sb)
 {
     group_slot *gs = revproxy_score_block(sb, REVPROXY_SCORE_GROUP, g->slot);
@@ -273,6 +290,9 @@ void revproxy_backend_attach(revproxy_group *g, const revproxy_score *sb)
                                                m->slot);
         m->state = ms ? &ms->state : NULL;
         m->counters = ms ? &ms->counters : NULL;
+        if (ms) {
+            adopt_admin_state(&ms->state, m);
+        }
     }
 }
 

@@ -394,7 +394,7 @@ static const revproxy_status_group *find_group(request_rec *r,
     for (i = 0; i < ix->groups->nelts; i++) {
         const revproxy_status_group *e
             = &APR_ARRAY_IDX(ix->groups, i, revproxy_status_group);
-        if (strcmp(e->group->name, q->group) != 0
+        if (strcasecmp(e->group->name, q->group) != 0
             || (q->server && strcmp(e->server, q->server) != 0)) {
             continue;
         }

@@ -128,6 +128,8 @@ is post('/manage', { %drain_b, member => $url{b} . '/' })->{status}, 400,
     'a member URL not as configured (a slash added): 400';
 is post('/manage', { %drain_b, member => $url{c} =~ s{/$}{}r })->{status}, 400,
     '... (a slash left out): 400';
+is post('/manage', { %drain_b, server => 'elsewhere:1' })->{status}, 400,
+    'the group in a server that has none of that name: 400';
 is post('/manage', { %drain_b, state => 'down' })->{status}, 400, 'state=down: 400';
 is post('/manage', { %drain_b, state => 'DRAIN' })->{status}, 400, 'state=DRAIN: 400';
 my %no_state = %drain_b;
@@ -184,6 +186,10 @@ like req('GET', '/server-status?auto')->{body}, qr/^RevProxyMembersDisabled: 1$/
 $r = post('/manage', 'state=drain&nonce=' . $nonce . '&member=' . uenc($url{c}) . '&group=mgr',
           type => 'application/x-www-form-urlencoded; charset=utf-8');
 is $r->{status}, 303, 'disabled -> drain, fields in any order';
+my ($server) = $html =~ m{name="server" value="([^"]+)"><input type="hidden" name="group" value="mgr">};
+is post('/manage', { %drain_b, member => $url{c}, state => 'drain', server => $server,
+                     group => 'MGR' })->{status}, 303,
+    '... with server= as the form sends it, the group name in any case';
 is state_of('mgr', $url{c}), 'drain', '... c drains';
 
 # ---- 5. up ------------------------------------------------------------------

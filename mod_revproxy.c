@@ -774,15 +774,19 @@ static void register_keys(apr_pool_t *pconf, apr_pool_t *ptemp,
             e = apr_array_push(ix->groups);
             e->server = server_label(pconf, g->server);
             e->group = g;
-            key = apr_psprintf(ptemp, "group|%s|%s", e->server,
-                               g->definition);
+            /* A group by its name, a member by its URL in it: a
+             * graceful restart that keeps a member keeps its slot (its
+             * counters, its state and the admin's drain/disabled) even
+             * when the group's options or other members changed. */
+            key = apr_psprintf(ptemp, "group|%s|%s", e->server, g->name);
             g->slot = revproxy_score_add(k, REVPROXY_SCORE_GROUP, key);
             *(revproxy_group **)apr_array_push(groups) = g;
             for (j = 0; j < g->members->nelts; j++) {
-                APR_ARRAY_IDX(g->members, j, revproxy_member).slot
-                    = revproxy_score_add(k, REVPROXY_SCORE_MEMBER,
-                                         apr_psprintf(ptemp, "%s#%d", key,
-                                                      j));
+                revproxy_member *m = &APR_ARRAY_IDX(g->members, j,
+                                                    revproxy_member);
+                m->slot = revproxy_score_add(k, REVPROXY_SCORE_MEMBER,
+                                             apr_pstrcat(ptemp, key, "|",
+                                                         m->url, NULL));
             }
         }
     }
@@ -818,6 +822,7 @@ static int revproxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     rules = apr_array_make(ptemp, 8, sizeof(revproxy_rule *));
     groups = apr_array_make(ptemp, 4, sizeof(revproxy_group *));
     register_keys(pconf, ptemp, s, k, ix, rules, groups);
+    ix->nonce = revproxy_status_nonce(pconf, s);
 
     ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit);
     nrows = limit > 0 ? (apr_uint32_t)limit : 1;
@@ -898,8 +903,11 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
+    revproxy_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
     (void)dir;
-    return apr_pcalloc(p, sizeof(revproxy_dir_conf));
+    dc->status_manage = REVPROXY_UNSET;
+    return dc;
 }
 
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -913,6 +921,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     else {
         dc->rewrites = add->rewrites ? add->rewrites : base->rewrites;
     }
+    dc->status_manage = add->status_manage != REVPROXY_UNSET
+                        ? add->status_manage : base->status_manage;
     return dc;
 }
 
@@ -1434,6 +1444,13 @@ static const char *add_rewrite(cmd_parms *cmd, void *dv, const char *header,
                : NULL;
 }
 
+static const char *set_status_manage(cmd_parms *cmd, void *dv, int on)
+{
+    (void)cmd;
+    ((revproxy_dir_conf *)dv)->status_manage = on;
+    return NULL;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     /* Before mod_alias, mod_rewrite and mod_proxy take the URL. */
@@ -1491,6 +1508,9 @@ static const command_rec revproxy_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "HEADER REGEX REPLACEMENT: rewrite a backend response "
                   "header"),
+    AP_INIT_FLAG("RevProxyStatusManage", set_status_manage, NULL, ACCESS_CONF,
+                 "On|Off: the revproxy-status page also changes members' "
+                 "states on POST (Off)"),
     { NULL }
 };
 

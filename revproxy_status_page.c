@@ -5,6 +5,8 @@
  * JSON, Prometheus text format 0.0.4, or the summary on mod_status's page.
  */
 
+#include <string.h>
+
 #include "apr_strings.h"
 
 #include "httpd.h"
@@ -45,6 +47,21 @@ static const char *ms_text(apr_pool_t *p, double v)
     return v < 0 ? "-" : apr_psprintf(p, "%.3f ms", v);
 }
 
+/* Member states, as the page, the JSON and the metrics name them. */
+static const char *const member_states[4] = {
+    "up", "down", "drain", "disabled"
+};
+
+/* The state cell's first words: a drained or disabled member that is
+ * also down says both. */
+static const char *state_text(const revproxy_status_member_view *v)
+{
+    if (v->up || strcmp(v->state, "down") == 0) {
+        return v->state;
+    }
+    return strcmp(v->state, "drain") == 0 ? "drain, down" : "disabled, down";
+}
+
 static void html_member(request_rec *r, const revproxy_status_group_view *g,
                         const revproxy_status_member_view *v, apr_time_t now)
 {
@@ -60,7 +77,7 @@ static void html_member(request_rec *r, const revproxy_status_group_view *g,
                "<td>%" APR_UINT64_T_FMT "</td>"
                "<td>%ld</td><td>%ld</td><td>%s</td><td>%s</td>"
                "<td>%s</td></tr>\n",
-               esc(p, v->url), v->up ? "up" : "down",
+               esc(p, v->url), state_text(v),
                v->up ? ""
                : apr_psprintf(p, " (by %s; retry in %" APR_TIME_T_FMT "s)",
                               v->down_by, v->down_until > now
@@ -109,6 +126,39 @@ static void html_group(request_rec *r, const revproxy_status_group_view *g,
     ap_rputs("</table>\n", r);
 }
 
+/* The manager's forms (RevProxyStatusManage On): one per member, its
+ * buttons POST the state they name with this generation's nonce. */
+static void html_manage(request_rec *r, const revproxy_status_group_view *g,
+                        const revproxy_status_snapshot *s)
+{
+    apr_pool_t *p = r->pool;
+    int j, k;
+
+    ap_rprintf(r, "<table border=\"1\">\n<tr><th>Member of %s</th>"
+               "<th>State</th><th>Set state</th></tr>\n", esc(p, g->name));
+    for (j = 0; j < g->nmembers; j++) {
+        const revproxy_status_member_view *v = &g->members[j];
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>"
+                   "<form method=\"post\" action=\"%s\">"
+                   "<input type=\"hidden\" name=\"server\" value=\"%s\">"
+                   "<input type=\"hidden\" name=\"group\" value=\"%s\">"
+                   "<input type=\"hidden\" name=\"member\" value=\"%s\">"
+                   "<input type=\"hidden\" name=\"nonce\" value=\"%s\">",
+                   esc(p, v->url), esc(p, state_text(v)), esc(p, s->action),
+                   esc(p, g->server), esc(p, g->name), esc(p, v->url),
+                   esc(p, s->nonce));
+        for (k = 0; k < 4; k++) {
+            if (k != 1) {       /* "down" is not the admin's to set */
+                ap_rprintf(r, "<button type=\"submit\" name=\"state\" "
+                           "value=\"%s\">%s</button>", member_states[k],
+                           member_states[k]);
+            }
+        }
+        ap_rputs("</form></td></tr>\n", r);
+    }
+    ap_rputs("</table>\n", r);
+}
+
 void revproxy_status_html(request_rec *r, const revproxy_status_snapshot *s)
 {
     apr_pool_t *p = r->pool;
@@ -131,6 +181,9 @@ void revproxy_status_html(request_rec *r, const revproxy_status_snapshot *s)
     }
     for (i = 0; i < s->ngroups; i++) {
         html_group(r, &s->groups[i], s->now);
+        if (s->nonce) {
+            html_manage(r, &s->groups[i], s);
+        }
     }
 
     ap_rputs("<h2>Rules</h2>\n", r);
@@ -216,11 +269,11 @@ static void json_member(request_rec *r, const revproxy_status_group_view *g,
                "\"aborted\":%" APR_UINT64_T_FMT "},"
                "\"bytes_in\":%" APR_UINT64_T_FMT ","
                "\"bytes_out\":%" APR_UINT64_T_FMT ","
-               "\"connections\":{\"open\":%ld,\"idle\":%ld},"
+               "\"connections\":{\"open\":%ld,\"idle\":%ld,\"busy\":%ld},"
                "\"latency_ms\":{\"count\":%" APR_UINT64_T_FMT ","
                "\"p50\":%s,\"p99\":%s},"
                "\"health_check\":%s}",
-               first ? "" : ",", js(p, v->url), v->up ? "up" : "down",
+               first ? "" : ",", js(p, v->url), v->state,
                v->up ? "null" : js(p, v->down_by),
                js_time(p, v->since),
                v->up ? "null"
@@ -229,6 +282,7 @@ static void json_member(request_rec *r, const revproxy_status_group_view *g,
                                 / APR_USEC_PER_SEC : 0.0),
                v->requests, v->fail[0], v->fail[1], v->fail[2], v->fail[3],
                v->bytes_in, v->bytes_out, v->open, v->idle,
+               v->open > v->idle ? v->open - v->idle : 0,
                v->lat_count, js_ms(p, v->p50), js_ms(p, v->p99),
                g->hcheck <= 0 ? "null"
                : apr_psprintf(p, "{\"checks\":%" APR_UINT64_T_FMT
@@ -245,11 +299,16 @@ void revproxy_status_json(request_rec *r, const revproxy_status_snapshot *s)
     apr_pool_t *p = r->pool;
     int i, j;
 
-    ap_rprintf(r, "{\"version\":1,\"pid\":%u,\"time\":%s,\"since\":%s,"
+    if (s->nonce) {
+        /* Only where RevProxyStatusManage is on: the manager's. */
+        ap_rprintf(r, "{\"nonce\":%s,", js(p, s->nonce));
+    }
+    ap_rprintf(r, "%s\"version\":1,\"pid\":%u,\"time\":%s,\"since\":%s,"
                "\"configurations\":%u,\"children\":[%s],"
                "\"health_check_pid\":%u,\n\"backends\":[",
-               s->pid, js_time(p, s->now), js_time(p, s->created),
-               s->configurations, s->children, s->hc_owner);
+               s->nonce ? "" : "{", s->pid, js_time(p, s->now),
+               js_time(p, s->created), s->configurations, s->children,
+               s->hc_owner);
     for (i = 0; i < s->ngroups; i++) {
         const revproxy_status_group_view *g = &s->groups[i];
         ap_rprintf(r, "%s\n{\"name\":%s,\"server\":%s,\"where\":%s,"
@@ -414,6 +473,16 @@ static void metrics_members(request_rec *r, const revproxy_status_snapshot *s)
     MEMBERS("revproxy_member_up", "gauge",
             "1 when the member is in use, 0 when it is down.", "%d",
             v->up)
+    metric_head(r, "revproxy_member_state", "gauge",
+                "1 for the member's state: up, down (failures or health "
+                "check), or the admin's drain or disabled.");
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < 4; k++) {
+            ap_rprintf(r, "revproxy_member_state{%s,state=\"%s\"} %d\n",
+                       l[i].labels, member_states[k],
+                       strcmp(l[i].v->state, member_states[k]) == 0);
+        }
+    }
     MEMBERS("revproxy_member_state_since_seconds", "gauge",
             "Unix time of the member's last change of state.", "%.3f",
             (double)v->since / APR_USEC_PER_SEC)
@@ -475,38 +544,57 @@ void revproxy_status_metrics(request_rec *r,
 /* ---------------------------------------------------------------------- */
 /* mod_status                                                              */
 
-void revproxy_status_mod_status(request_rec *r,
-                                const revproxy_status_snapshot *s, int brief)
+/* Members by state for mod_status: counts[] in member_states' order, and
+ * the names of those not up, per state. */
+static void members_by_state(apr_pool_t *p, const revproxy_status_snapshot *s,
+                             int counts[4], const char *names[4])
 {
-    apr_uint64_t hits = 0;
-    int i, j, up = 0, total = 0;
-    const char *down = "";
+    int i, j, k;
 
-    for (i = 0; i < s->nrules; i++) {
-        hits += s->rules[i].hits;
+    for (k = 0; k < 4; k++) {
+        counts[k] = 0;
+        names[k] = "";
     }
     for (i = 0; i < s->ngroups; i++) {
         const revproxy_status_group_view *g = &s->groups[i];
         for (j = 0; j < g->nmembers; j++) {
-            total++;
-            if (g->members[j].up) {
-                up++;
+            for (k = 0; k < 3 && strcmp(g->members[j].state,
+                                        member_states[k]) != 0; k++) {
             }
-            else {
-                down = apr_pstrcat(r->pool, down, *down ? ", " : "",
-                                   g->name, " ", g->members[j].url, NULL);
+            counts[k]++;
+            if (k > 0) {
+                names[k] = apr_pstrcat(p, names[k], *names[k] ? ", " : "",
+                                       g->name, " ", g->members[j].url,
+                                       NULL);
             }
         }
     }
+}
+
+void revproxy_status_mod_status(request_rec *r,
+                                const revproxy_status_snapshot *s, int brief)
+{
+    apr_uint64_t hits = 0;
+    int i, n[4];
+    const char *names[4];
+
+    for (i = 0; i < s->nrules; i++) {
+        hits += s->rules[i].hits;
+    }
+    members_by_state(r->pool, s, n, names);
     if (brief) {
         ap_rprintf(r, "RevProxyRequests: %" APR_UINT64_T_FMT "\n"
                    "RevProxyBackendGroups: %d\nRevProxyMembersUp: %d\n"
-                   "RevProxyMembersDown: %d\n", hits, s->ngroups, up,
-                   total - up);
+                   "RevProxyMembersDown: %d\nRevProxyMembersDrain: %d\n"
+                   "RevProxyMembersDisabled: %d\n", hits, s->ngroups, n[0],
+                   n[1], n[2], n[3]);
         return;
     }
     ap_rprintf(r, "<hr />\n<h2>mod_revproxy</h2>\n<p>%d rules, %"
                APR_UINT64_T_FMT " requests proxied; %d backend groups, %d "
-               "of %d members up.%s%s</p>\n", s->nrules, hits, s->ngroups,
-               up, total, *down ? " Down: " : "", esc(r->pool, down));
+               "of %d members up.%s%s%s%s%s%s</p>\n", s->nrules, hits,
+               s->ngroups, n[0], n[0] + n[1] + n[2] + n[3],
+               *names[1] ? " Down: " : "", esc(r->pool, names[1]),
+               *names[2] ? " Draining: " : "", esc(r->pool, names[2]),
+               *names[3] ? " Disabled: " : "", esc(r->pool, names[3]));
 }

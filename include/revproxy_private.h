@@ -92,6 +92,8 @@ typedef struct revproxy_rewrite {
 
 typedef struct revproxy_dir_conf {
     apr_array_header_t *rewrites;           /* revproxy_rewrite */
+    int status_manage;                      /* RevProxyStatusManage:
+                                               REVPROXY_UNSET, 0, 1 */
 } revproxy_dir_conf;
 
 /* mod_revproxy's module record, for the revproxy_*.c files. */

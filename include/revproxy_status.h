@@ -43,7 +43,15 @@ typedef struct revproxy_status_index {
     const revproxy_score *score;    /* NULL: no shared memory */
     apr_array_header_t *rules;      /* revproxy_status_rule */
     apr_array_header_t *groups;     /* revproxy_status_group */
+    const char *nonce;              /* this generation's, for the manager
+                                       (RevProxyStatusManage); NULL: none
+                                       could be made */
 } revproxy_status_index;
+
+/* A new random nonce (hex) for the manager's forms, once per generation
+ * (post_config, so that every child of it has the same one); NULL when
+ * no random bytes could be had (the manager then refuses every POST). */
+const char *revproxy_status_nonce(apr_pool_t *p, server_rec *s);
 
 /* A request the handler served ends: the counters of its rule (rc) and of
  * the member that answered (mc; NULL: none did, or a plain destination).

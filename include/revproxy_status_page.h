@@ -17,7 +17,9 @@ extern "C" {
 
 typedef struct revproxy_status_member_view {
     const char *url;
-    int up;
+    int up;                     /* not down for failures or checks */
+    const char *state;          /* as shown: "up", "down", or the admin's
+                                   "drain" / "disabled" over either */
     const char *down_by;        /* down: "request" or "health check" */
     apr_time_t since, down_until, hc_last;
     apr_uint64_t requests;
@@ -58,6 +60,9 @@ typedef struct revproxy_status_snapshot {
     revproxy_status_group_view *groups;
     int nrules;
     revproxy_status_rule_view *rules;
+    const char *nonce;          /* the manager's (RevProxyStatusManage On),
+                                   NULL: the page only shows */
+    const char *action;         /* the page's path, for the forms */
 } revproxy_status_snapshot;
 
 void revproxy_status_html(request_rec *r, const revproxy_status_snapshot *s);

@@ -178,6 +178,9 @@ static int revproxy_translate(request_rec *r)
         /* For %f until the handler names the backend that answered; a
          * group by its name (it has no port). */
         r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX,
+                                  rq->target.sock ? "unix:" : "",
+                                  rq->target.sock ? rq->target.sock : "",
+                                  rq->target.sock ? "|" : "",
                                   scheme_name(rq->target.scheme), "://",
                                   rq->target.scheme == REVPROXY_SCHEME_BACKEND
                                   ? rq->target.host : rq->target.hostport,
@@ -390,9 +393,9 @@ static void run_tunnel(request_rec *r, const revproxy_rule *rule,
     x->bytes_in += in;
     x->bytes_out += out;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RVPLOGNO(0007)
-                  "tunnel to %s:%u (%s \"%s\") ended: %s; %" APR_OFF_T_FMT
+                  "tunnel to %s (%s \"%s\") ended: %s; %" APR_OFF_T_FMT
                   " bytes to the client, %" APR_OFF_T_FMT " to the backend",
-                  x->addr.host, (unsigned)x->addr.port, rule->directive,
+                  revproxy_x_backend(x), rule->directive,
                   rule->pattern, why, in, out);
 }
 
@@ -400,9 +403,8 @@ static void log_failure(request_rec *r, const revproxy_rule *rule,
                         const revproxy_exchange *x, int status)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, RVPLOGNO(0003)
-                  "backend %s://%s:%u (%s \"%s\" at %s): %s%s",
-                  x->addr.https ? "https" : "http", x->addr.host,
-                  (unsigned)x->addr.port, rule->directive, rule->pattern,
+                  "backend %s (%s \"%s\" at %s): %s%s",
+                  revproxy_x_backend(x), rule->directive, rule->pattern,
                   rule->where, x->why ? x->why : "failed",
                   status == HTTP_GATEWAY_TIME_OUT ? "; answered 504"
                   : status == HTTP_BAD_GATEWAY ? "; answered 502"
@@ -471,6 +473,7 @@ static int revproxy_handler(request_rec *r)
     x.addr.https = (rq->target.scheme == REVPROXY_SCHEME_HTTPS);
     x.addr.host = rq->target.host;
     x.addr.port = rq->target.port;
+    x.addr.sock = rq->target.sock;
     x.addr.tls = route->tls;
     x.addr.tls_verify = route->tls_verify;
     x.lim = route->lim;
@@ -1180,6 +1183,24 @@ static int path_ok(const char *s)
     return 1;
 }
 
+/* A member "unix:/PATH|http://HOST[/BASE]": the socket path into
+ * m->addr.sock (checked as a rule's destination checks it: absolute, no
+ * capture reference, http only); returns the URL after the '|', or NULL
+ * when the socket part is not valid. */
+static const char *member_socket(apr_pool_t *p, const char *url,
+                                 revproxy_member *m)
+{
+    revproxy_dest *d;
+    int max_group;
+
+    if (revproxy_dest_compile(p, url, &d, &max_group) != NULL
+        || revproxy_dest_socket(d) == NULL) {
+        return NULL;
+    }
+    m->addr.sock = revproxy_dest_socket(d);
+    return strchr(url, '|') + 1;
+}
+
 static const char *parse_member(apr_pool_t *p, const char *url,
                                 revproxy_member *m)
 {
@@ -1193,6 +1214,11 @@ static const char *parse_member(apr_pool_t *p, const char *url,
     m->url = url;
     m->weight = 1;
     m->admin_conf = REVPROXY_ADMIN_ACTIVE;
+    if (strncasecmp(url, "unix:", 5) == 0
+        && (url = member_socket(p, url, m)) == NULL) {
+        return "is not unix:/ABSOLUTE/PATH|http://HOST[/PATH] (a literal "
+               "absolute socket path, then an http:// URL)";
+    }
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS || u.scheme == NULL) {
         return "is not a URL";
     }

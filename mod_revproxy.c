@@ -430,8 +430,8 @@ static void note_request(request_rec *r, const revproxy_route *route,
     /* A group's %f names the member (translate_name could only say
      * backend://NAME); a plain URL's is already the backend's. */
     if (answered && x->attempts > 0 && route->group) {
-        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX, backend, x->path,
-                                  NULL);
+        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX, backend,
+                                  x->addr.sock ? "|" : "", x->path, NULL);
     }
 }
 

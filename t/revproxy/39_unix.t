@@ -6,8 +6,8 @@
 #  - keep-alive: several requests share one backend connection, and a unix
 #    backend and a TCP backend of the same Host never share a pool;
 #  - a group of a unix member and a TCP member takes turns, the status page
-#    names the unix member as configured, and failover leaves the unix
-#    member when its socket is gone;
+#    names the unix member as configured, the health check reaches it, and
+#    failover leaves the unix member when its socket is gone;
 #  - a missing socket is a 502 with one tagged error-log line naming it;
 #  - a capture reference in the socket path, a relative path, or https
 #    after the '|' fails the config test, naming the directive.
@@ -22,7 +22,7 @@ use Apache::Test qw(-withtestmore);
 use RevProxyTest qw(read_request respond config_test);
 use RevProxyInstance qw(member instance wait_until);
 
-plan tests => 27;
+plan tests => 28;
 
 local $SIG{ALRM} = sub { die "39_unix.t: out of time\n" };
 alarm 120;
@@ -108,7 +108,7 @@ my $h = instance(dir => $dir, mpm => 'prefork', servers => 1, conf => [
     qq{RevProxyPass "^/same-unix/(.*)\$" "unix:$sock|http://127.0.0.1:$tp/\$1"},
     qq{RevProxyPass "^/same-tcp/(.*)\$" "http://127.0.0.1:$tp/\$1"},
     qq{RevProxyPass "^/gone/(.*)\$" "unix:$dir/missing.sock|http://app/\$1"},
-    qq{RevProxyBackend mix $gmember http://127.0.0.1:$tp/tcp retry=5m},
+    qq{RevProxyBackend mix $gmember http://127.0.0.1:$tp/tcp retry=5m hcheck=300ms hcheckuri=/health},
     'RevProxyPass "^/g/(.*)$" "backend://mix/$1"',
 ]);
 
@@ -165,6 +165,8 @@ sub access_lines {
     my @urls = map { $_->{url} } @{ $g->{members} };
     is_deeply \@urls, [$gmember, "http://127.0.0.1:$tp/tcp"],
         '... the status page names the unix member as configured';
+    ok wait_until(sub { grep { m{^GET /m/health host=grp\.example$} } lines_of('g') }, 5),
+        '... the health check reaches the unix member over its socket';
     my ($gl) = grep { m{^/g/r} } access_lines();
     like $gl // '', qr{^/g/r\d (?:unix:\Q$sock2\E|http://127\.0\.0\.1:$tp) [01]$},
         '... access log names the member that answered';

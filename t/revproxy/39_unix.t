@@ -22,7 +22,7 @@ use Apache::Test qw(-withtestmore);
 use RevProxyTest qw(read_request respond config_test);
 use RevProxyInstance qw(member instance wait_until);
 
-plan tests => 28;
+plan tests => 29;
 
 local $SIG{ALRM} = sub { die "39_unix.t: out of time\n" };
 alarm 120;
@@ -220,4 +220,5 @@ sub access_lines {
 }
 
 $h->stop;
+is $h->crash_report, '', 'no child crashed, no sanitizer report';
 stop_member($upid);

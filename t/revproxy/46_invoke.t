@@ -22,7 +22,7 @@ use Apache::Test qw(-withtestmore);
 use RevProxyTest qw(raw_backend wait_backend received read_request);
 use RevProxyInstance qw(member instance free_port wait_until);
 
-plan tests => 16;
+plan tests => 17;
 
 local $SIG{ALRM} = sub { die "46_invoke.t: out of time\n" };
 alarm 120;
@@ -137,3 +137,4 @@ is scalar(() = $m->requests), 2, '... the member saw only the two good requests'
         '... logged naming the backend and revproxy_invoke';
 }
 $h->stop;
+is $h->crash_report, '', 'no child crashed, no sanitizer report';

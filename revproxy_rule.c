@@ -239,28 +239,28 @@ const char *revproxy_dest_compile(apr_pool_t *p, const char *text,
                                   revproxy_dest **out, int *max_group)
 {
     revproxy_dest *d = apr_pcalloc(p, sizeof(*d));
-    const char *s;
+    const char *s, *url = text;     /* url: after a "unix:/PATH|" */
     int part = PART_HOST, in_bracket = 0, has_host = 0, has_path = 0, i;
 
     *max_group = -1;
     d->text = text;
-    if (strncasecmp(text, "unix:", 5) == 0) {
-        const char *err = compile_unix(p, d, text, &text);
+    if (strncasecmp(url, "unix:", 5) == 0) {
+        const char *err = compile_unix(p, d, text, &url);
         if (err) {
             return err;
         }
     }
-    if (strncasecmp(text, "http://", 7) == 0) {
+    if (strncasecmp(url, "http://", 7) == 0) {
         d->scheme = REVPROXY_SCHEME_HTTP;
-        s = text + 7;
+        s = url + 7;
     }
-    else if (strncasecmp(text, "https://", 8) == 0) {
+    else if (strncasecmp(url, "https://", 8) == 0) {
         d->scheme = REVPROXY_SCHEME_HTTPS;
-        s = text + 8;
+        s = url + 8;
     }
-    else if (strncasecmp(text, "backend://", 10) == 0) {
+    else if (strncasecmp(url, "backend://", 10) == 0) {
         d->scheme = REVPROXY_SCHEME_BACKEND;
-        s = text + 10;
+        s = url + 10;
     }
     else {
         return apr_psprintf(p, "destination '%s' must start with http://, "

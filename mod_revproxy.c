@@ -1194,20 +1194,22 @@ static int path_ok(const char *s)
 
 /* A member "unix:/PATH|http://HOST[/BASE]": the socket path into
  * m->addr.sock (checked as a rule's destination checks it: absolute, no
- * capture reference, http only); returns the URL after the '|', or NULL
- * when the socket part is not valid. */
-static const char *member_socket(apr_pool_t *p, const char *url,
+ * capture reference, http only) and *url moved past the '|'; or what is
+ * wrong with it. */
+static const char *member_socket(apr_pool_t *p, const char **url,
                                  revproxy_member *m)
 {
     revproxy_dest *d;
     int max_group;
+    const char *err = revproxy_dest_compile(p, *url, &d, &max_group);
 
-    if (revproxy_dest_compile(p, url, &d, &max_group) != NULL
-        || revproxy_dest_socket(d) == NULL) {
-        return NULL;
+    if (err) {
+        return apr_pstrcat(p, "is not unix:/ABSOLUTE/PATH|http://HOST"
+                           "[/PATH]: ", err, NULL);
     }
     m->addr.sock = revproxy_dest_socket(d);
-    return strchr(url, '|') + 1;
+    *url = strchr(*url, '|') + 1;
+    return NULL;
 }
 
 static const char *parse_member(apr_pool_t *p, const char *url,
@@ -1215,6 +1217,7 @@ static const char *parse_member(apr_pool_t *p, const char *url,
 {
     apr_uri_t u;
     char *base;
+    const char *err;
     apr_size_t len;
     long port;
     int v6;
@@ -1224,9 +1227,8 @@ static const char *parse_member(apr_pool_t *p, const char *url,
     m->weight = 1;
     m->admin_conf = REVPROXY_ADMIN_ACTIVE;
     if (strncasecmp(url, "unix:", 5) == 0
-        && (url = member_socket(p, url, m)) == NULL) {
-        return "is not unix:/ABSOLUTE/PATH|http://HOST[/PATH] (a literal "
-               "absolute socket path, then an http:// URL)";
+        && (err = member_socket(p, &url, m)) != NULL) {
+        return err;
     }
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS || u.scheme == NULL) {
         return "is not a URL";

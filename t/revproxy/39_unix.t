@@ -22,7 +22,7 @@ use Apache::Test qw(-withtestmore);
 use RevProxyTest qw(read_request respond config_test);
 use RevProxyInstance qw(member instance wait_until);
 
-plan tests => 29;
+plan tests => 30;
 
 local $SIG{ALRM} = sub { die "39_unix.t: out of time\n" };
 alarm 120;
@@ -215,8 +215,12 @@ sub access_lines {
         or diag $out;
     ($rc, $out) = config_test(['RevProxyBackend g "unix:/run/$1.sock|http://app/"',
                                'RevProxyPass "^/(.*)$" "backend://g/$1"']);
-    ok $rc != 0 && $out =~ /RevProxyBackend g: member .*unix:/,
+    ok $rc != 0 && $out =~ /RevProxyBackend g: member .*unix:.*capture reference/,
         'a member with a capture in the socket path fails too' or diag $out;
+    ($rc, $out) = config_test(['RevProxyBackend g "unix:/run/a.sock|https://app/"',
+                               'RevProxyPass "^/(.*)$" "backend://g/$1"']);
+    ok $rc != 0 && $out =~ /RevProxyBackend g: member .*no https/,
+        '... and https after a member\'s socket' or diag $out;
 }
 
 $h->stop;

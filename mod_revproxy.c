@@ -40,6 +40,7 @@
 #include "revproxy_backend.h"
 #include "revproxy_score.h"
 #include "revproxy_status.h"
+#include "mod_revproxy.h"
 
 module AP_MODULE_DECLARE_DATA revproxy_module;
 
@@ -178,6 +179,9 @@ static int revproxy_translate(request_rec *r)
         /* For %f until the handler names the backend that answered; a
          * group by its name (it has no port). */
         r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX,
+                                  rq->target.sock ? "unix:" : "",
+                                  rq->target.sock ? rq->target.sock : "",
+                                  rq->target.sock ? "|" : "",
                                   scheme_name(rq->target.scheme), "://",
                                   rq->target.scheme == REVPROXY_SCHEME_BACKEND
                                   ? rq->target.host : rq->target.hostport,
@@ -390,9 +394,9 @@ static void run_tunnel(request_rec *r, const revproxy_rule *rule,
     x->bytes_in += in;
     x->bytes_out += out;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RVPLOGNO(0007)
-                  "tunnel to %s:%u (%s \"%s\") ended: %s; %" APR_OFF_T_FMT
+                  "tunnel to %s (%s \"%s\") ended: %s; %" APR_OFF_T_FMT
                   " bytes to the client, %" APR_OFF_T_FMT " to the backend",
-                  x->addr.host, (unsigned)x->addr.port, rule->directive,
+                  revproxy_x_backend(x), rule->directive,
                   rule->pattern, why, in, out);
 }
 
@@ -400,9 +404,8 @@ static void log_failure(request_rec *r, const revproxy_rule *rule,
                         const revproxy_exchange *x, int status)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, RVPLOGNO(0003)
-                  "backend %s://%s:%u (%s \"%s\" at %s): %s%s",
-                  x->addr.https ? "https" : "http", x->addr.host,
-                  (unsigned)x->addr.port, rule->directive, rule->pattern,
+                  "backend %s (%s \"%s\" at %s): %s%s",
+                  revproxy_x_backend(x), rule->directive, rule->pattern,
                   rule->where, x->why ? x->why : "failed",
                   status == HTTP_GATEWAY_TIME_OUT ? "; answered 504"
                   : status == HTTP_BAD_GATEWAY ? "; answered 502"
@@ -427,8 +430,8 @@ static void note_request(request_rec *r, const revproxy_route *route,
     /* A group's %f names the member (translate_name could only say
      * backend://NAME); a plain URL's is already the backend's. */
     if (answered && x->attempts > 0 && route->group) {
-        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX, backend, x->path,
-                                  NULL);
+        r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX, backend,
+                                  x->addr.sock ? "|" : "", x->path, NULL);
     }
 }
 
@@ -445,10 +448,10 @@ static void count_request(const revproxy_rule *rule,
                             m ? x->bytes_out - chosen->out0 : 0);
 }
 
-static int revproxy_handler(request_rec *r)
+/* The steps of a proxied request, for the handler and for another
+ * module's revproxy_invoke: returns OK, or the status for the client. */
+static int proxy_request(request_rec *r, const revproxy_req *rq)
 {
-    revproxy_req *rq = ap_get_module_config(r->request_config,
-                                            &revproxy_module);
     revproxy_server_conf *sc;
     const revproxy_rule *rule;
     const revproxy_route *route;
@@ -457,9 +460,6 @@ static int revproxy_handler(request_rec *r)
     revproxy_exchange x;
     int status;
 
-    if (rq == NULL) {
-        return DECLINED;
-    }
     rule = rq->rule;
     sc = ap_get_module_config(r->server->module_config, &revproxy_module);
 
@@ -471,6 +471,7 @@ static int revproxy_handler(request_rec *r)
     x.addr.https = (rq->target.scheme == REVPROXY_SCHEME_HTTPS);
     x.addr.host = rq->target.host;
     x.addr.port = rq->target.port;
+    x.addr.sock = rq->target.sock;
     x.addr.tls = route->tls;
     x.addr.tls_verify = route->tls_verify;
     x.lim = route->lim;
@@ -524,6 +525,17 @@ static int revproxy_handler(request_rec *r)
     revproxy_x_finish(&x);
     count_request(rule, &chosen, &x, OK);
     return OK;
+}
+
+static int revproxy_handler(request_rec *r)
+{
+    revproxy_req *rq = ap_get_module_config(r->request_config,
+                                            &revproxy_module);
+
+    if (rq == NULL) {
+        return DECLINED;
+    }
+    return proxy_request(r, rq);
 }
 
 static void revproxy_child_init(apr_pool_t *p, server_rec *s)
@@ -1190,11 +1202,32 @@ static int path_ok(const char *s)
     return 1;
 }
 
+/* A member "unix:/PATH|http://HOST[/BASE]": the socket path into
+ * m->addr.sock (checked as a rule's destination checks it: absolute, no
+ * capture reference, http only) and *url moved past the '|'; or what is
+ * wrong with it. */
+static const char *member_socket(apr_pool_t *p, const char **url,
+                                 revproxy_member *m)
+{
+    revproxy_dest *d;
+    int max_group;
+    const char *err = revproxy_dest_compile(p, *url, &d, &max_group);
+
+    if (err) {
+        return apr_pstrcat(p, "is not unix:/ABSOLUTE/PATH|http://HOST"
+                           "[/PATH]: ", err, NULL);
+    }
+    m->addr.sock = revproxy_dest_socket(d);
+    *url = strchr(*url, '|') + 1;
+    return NULL;
+}
+
 static const char *parse_member(apr_pool_t *p, const char *url,
                                 revproxy_member *m)
 {
     apr_uri_t u;
     char *base;
+    const char *err;
     apr_size_t len;
     long port;
     int v6;
@@ -1203,6 +1236,10 @@ static const char *parse_member(apr_pool_t *p, const char *url,
     m->url = url;
     m->weight = 1;
     m->admin_conf = REVPROXY_ADMIN_ACTIVE;
+    if (strncasecmp(url, "unix:", 5) == 0
+        && (err = member_socket(p, &url, m)) != NULL) {
+        return err;
+    }
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS || u.scheme == NULL) {
         return "is not a URL";
     }
@@ -1451,6 +1488,114 @@ static const char *set_status_manage(cmd_parms *cmd, void *dv, int on)
     return NULL;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Direct invocation (mod_revproxy.h: revproxy_invoke)                     */
+
+/* The name invoked rules go by in messages and logs. */
+static const command_rec invoke_cmd = {
+    "revproxy_invoke", { NULL }, NULL, 0, TAKE_ARGV, ""
+};
+
+/* Options of an invoked rule: the rules' own parser (parse_option), over
+ * a cmd_parms of the request.  methods= and expr= choose requests, which
+ * the caller has done: refused. */
+static const char *invoke_options(request_rec *r, revproxy_rule *rule,
+                                  const char *options)
+{
+    cmd_parms cmd;
+    const char *w, *err;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.pool = cmd.temp_pool = r->pool;
+    cmd.server = r->server;
+    cmd.cmd = &invoke_cmd;
+    while (options && *options) {
+        w = ap_getword_conf(r->pool, &options);
+        if (*w == '\0') {
+            break;
+        }
+        if (strncasecmp(w, "methods=", 8) == 0
+            || strncasecmp(w, "expr=", 5) == 0) {
+            return apr_psprintf(r->pool, "option '%s' cannot be used here "
+                                "(the caller chose the request)", w);
+        }
+        if ((err = parse_option(&cmd, rule, w)) != NULL) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+/* The rule, route and target of an invocation, made per request as
+ * add_rule and check_config make them at start-up.  NULL, or what is
+ * wrong. */
+static const char *invoke_prepare(request_rec *r, const char *url,
+                                  const char *options, revproxy_req *rq)
+{
+    revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &revproxy_module);
+    revproxy_rule *rule = apr_pcalloc(r->pool, sizeof(*rule));
+    revproxy_route *route = apr_pcalloc(r->pool, sizeof(*route));
+    const revproxy_group *g = NULL;
+    const char *err, *why, *name;
+    int max_group = -1;
+
+    rule->directive = invoke_cmd.name;
+    rule->pattern = url;
+    rule->where = invoke_cmd.name;
+    rule->tlsverify = REVPROXY_UNSET;
+    rule->connect_timeout = rule->timeout = rule->send_timeout
+                          = rule->ttl = REVPROXY_UNSET;
+    if (url == NULL) {
+        return "no URL";
+    }
+    err = revproxy_dest_compile(r->pool, url, &rule->dest, &max_group);
+    if (err) {
+        return err;
+    }
+    if (max_group >= 0) {
+        return "a URL to invoke holds no capture reference ($N, \\N)";
+    }
+    if ((err = invoke_options(r, rule, options)) != NULL) {
+        return err;
+    }
+    name = revproxy_dest_backend(rule->dest);
+    if (name && (g = revproxy_backend_find(sc->groups, name)) == NULL) {
+        return apr_psprintf(r->pool, "no RevProxyBackend %s in this server",
+                            name);
+    }
+    if (revproxy_dest_expand(r->pool, rule->dest, "", NULL, -1, 0, NULL,
+                             &rq->target, &why) != REVPROXY_EXPAND_OK) {
+        return why;
+    }
+    resolve_route(sc, &sc->lim, rule, g, route);
+    rq->rule = rule;
+    rq->route = route;
+    return NULL;
+}
+
+/* mod_revproxy.h.  The same steps as a request a rule matched, with the
+ * URL as DEST (the client's query is not added) and the options of a
+ * rule; a bad URL or option is the caller's mistake: 500. */
+static int revproxy_invoke(request_rec *r, const char *url,
+                           const char *options)
+{
+    revproxy_req *rq = apr_pcalloc(r->pool, sizeof(*rq));
+    const char *err = invoke_prepare(r, url, options, rq);
+
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RVPLOGNO(0020)
+                      "revproxy_invoke(\"%s\", \"%s\"): %s; answered 500, "
+                      "no backend contacted", url ? url : "(null)",
+                      options ? options : "", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->filename = apr_pstrcat(r->pool, FILENAME_PREFIX, url, NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "revproxy_invoke: %s",
+                  url);
+    return proxy_request(r, rq);
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     /* Before mod_alias, mod_rewrite and mod_proxy take the URL. */
@@ -1477,6 +1622,7 @@ static void register_hooks(apr_pool_t *p)
     APR_OPTIONAL_HOOK(ap, status_hook, revproxy_status_summary, NULL, NULL,
                       APR_HOOK_MIDDLE);
     revproxy_fetch_register();      /* optional functions, not hooks */
+    APR_REGISTER_OPTIONAL_FN(revproxy_invoke);
 }
 
 static const command_rec revproxy_cmds[] = {

@@ -343,9 +343,8 @@ static void log_member_failure(request_rec *r, const revproxy_rule *rule,
                                const char *extra)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, RVPLOGNO(0303)
-                  "backend %s://%s:%u of group %s (%s \"%s\" at %s): %s%s%s",
-                  x->addr.https ? "https" : "http", x->addr.host,
-                  (unsigned)x->addr.port, g->name, rule->directive,
+                  "backend %s of group %s (%s \"%s\" at %s): %s%s%s",
+                  revproxy_x_backend(x), g->name, rule->directive,
                   rule->pattern, rule->where, x->why ? x->why : "failed",
                   extra ? extra : "",
                   status == HTTP_GATEWAY_TIME_OUT ? "; answered 504"
@@ -370,6 +369,7 @@ static void aim_at(revproxy_exchange *x, const revproxy_group *g,
     x->addr.https = m->addr.https;
     x->addr.host = m->addr.host;
     x->addr.port = m->addr.port;
+    x->addr.sock = m->addr.sock;
     x->addr.gauges = revproxy_score_gauges(g->score, REVPROXY_SCORE_MEMBER,
                                            m->slot);
     x->path = *m->base ? apr_pstrcat(r->pool, m->base, path, NULL) : path;
@@ -578,8 +578,8 @@ static const char *hc_failure(apr_pool_t *p, const revproxy_addr *a,
 
     if (!in_head) {
         return kind == REVPROXY_FAIL_TIMEOUT
-               ? apr_psprintf(p, "connect to %s:%u timed out", a->host,
-                              (unsigned)a->port)
+               ? apr_psprintf(p, "connect to %s timed out",
+                              revproxy_addr_name(p, a))
                : why ? why : "connect failed";
     }
     if (kind == REVPROXY_FAIL_TIMEOUT) {

@@ -25,9 +25,12 @@
 #define MAX_ENDPOINTS 1024
 
 /* Endpoints are found by host name first (a hash), then by the rest of
- * revproxy_addr along a short chain: no key is formatted per request. */
+ * revproxy_addr along a short chain: no key is formatted per request.  A
+ * Unix-domain socket's endpoint is found by its path (no host name holds
+ * a '/') and never matches a TCP endpoint of the same Host. */
 struct revproxy_endpoint {
-    const char *host;
+    const char *host;           /* the hash key: host name, or socket path */
+    const char *sock;           /* revproxy_addr's: NULL for TCP */
     apr_port_t port;
     int https;
     revproxy_tls_conf *tls;
@@ -134,13 +137,16 @@ static revproxy_endpoint *endpoint_get(const revproxy_addr *a)
 {
     revproxy_endpoint *first, *ep;
     int verify = a->https ? a->tls_verify : 0;
+    const char *key;
 
     if (pool_state.endpoints == NULL) {
         return NULL;
     }
-    first = apr_hash_get(pool_state.endpoints, a->host, APR_HASH_KEY_STRING);
+    key = a->sock ? a->sock : a->host;
+    first = apr_hash_get(pool_state.endpoints, key, APR_HASH_KEY_STRING);
     for (ep = first; ep; ep = ep->next) {
-        if (ep->port == a->port && ep->https == a->https
+        if ((ep->sock != NULL) == (a->sock != NULL)
+            && ep->port == a->port && ep->https == a->https
             && ep->tls == a->tls && ep->tls_verify == verify
             && ep->gauges == a->gauges) {
             return ep;
@@ -150,7 +156,8 @@ static revproxy_endpoint *endpoint_get(const revproxy_addr *a)
         return NULL;
     }
     ep = apr_pcalloc(pool_state.pool, sizeof(*ep));
-    ep->host = apr_pstrdup(pool_state.pool, a->host);
+    ep->host = apr_pstrdup(pool_state.pool, key);
+    ep->sock = a->sock ? ep->host : NULL;
     ep->port = a->port;
     ep->https = a->https;
     ep->tls = a->tls;
@@ -270,34 +277,68 @@ static apr_status_t tls_connect(revproxy_conn *c, const revproxy_addr *a,
     }
 }
 
-static apr_status_t connect_new(const revproxy_addr *a,
-                                apr_interval_time_t timeout, apr_pool_t *p,
-                                revproxy_conn **out, const char **why)
+const char *revproxy_addr_name(apr_pool_t *p, const revproxy_addr *a)
 {
-    apr_pool_t *cp;
+    const char *h = a->host ? a->host : "";
+    int v6 = h[0] != '[' && strchr(h, ':') != NULL;
+
+    if (a->sock) {
+        return apr_pstrcat(p, "unix:", a->sock, NULL);
+    }
+    return apr_pstrcat(p, a->https ? "https://" : "http://",
+                       v6 ? "[" : "", h, v6 ? "]:" : ":",
+                       apr_itoa(p, (int)a->port), NULL);
+}
+
+/* A Unix-domain socket: the path is the configuration's (revproxy_addr),
+ * connected within timeout, then blocking as plain TCP is. */
+static apr_status_t connect_unix(const revproxy_addr *a,
+                                 apr_interval_time_t timeout, apr_pool_t *cp,
+                                 apr_socket_t **out)
+{
+    apr_sockaddr_t *sa;
+    apr_socket_t *s;
+    apr_status_t rv;
+
+    *out = NULL;
+    rv = apr_sockaddr_info_get(&sa, a->sock, APR_UNIX, 0, 0, cp);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_socket_create(&s, APR_UNIX, SOCK_STREAM, 0, cp);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_socket_timeout_set(s, timeout > 0 ? timeout : -1);
+    rv = apr_socket_connect(s, sa);
+    if (rv != APR_SUCCESS) {
+        apr_socket_close(s);
+        return rv;
+    }
+    *out = s;
+    return APR_SUCCESS;
+}
+
+/* TCP to host:port: each address in turn, as the resolver ordered them. */
+static apr_status_t connect_tcp(const revproxy_addr *a,
+                                apr_interval_time_t timeout, apr_pool_t *p,
+                                apr_pool_t *cp, apr_socket_t **out,
+                                const char **why)
+{
     apr_sockaddr_t *sa;
     apr_socket_t *s = NULL;
     apr_status_t rv;
-    revproxy_conn *c;
     const char *host = a->host;
     apr_size_t hl = strlen(host);
-    apr_time_t start = apr_time_now();
 
     if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
         host = apr_pstrmemdup(p, host + 1, hl - 2);
     }
-    rv = apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
-    if (rv != APR_SUCCESS) {
-        *why = "out of memory";
-        return rv;
-    }
     rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, a->port, 0, cp);
     if (rv != APR_SUCCESS) {
         *why = apr_psprintf(p, "cannot resolve %s", a->host);
-        apr_pool_destroy(cp);
         return rv;
     }
-    /* Try each address in turn, as the resolver ordered them. */
     for (; sa; sa = sa->next) {
         rv = apr_socket_create(&s, sa->family, SOCK_STREAM, APR_PROTO_TCP,
                                cp);
@@ -316,8 +357,39 @@ static apr_status_t connect_new(const revproxy_addr *a,
     if (s == NULL) {
         *why = apr_psprintf(p, "connect to %s:%u failed", a->host,
                             (unsigned)a->port);
-        apr_pool_destroy(cp);
         return rv == APR_SUCCESS ? APR_ECONNREFUSED : rv;
+    }
+    *out = s;
+    return APR_SUCCESS;
+}
+
+static apr_status_t connect_new(const revproxy_addr *a,
+                                apr_interval_time_t timeout, apr_pool_t *p,
+                                revproxy_conn **out, const char **why)
+{
+    apr_pool_t *cp;
+    apr_socket_t *s = NULL;
+    apr_status_t rv;
+    revproxy_conn *c;
+    apr_time_t start = apr_time_now();
+
+    rv = apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        *why = "out of memory";
+        return rv;
+    }
+    if (a->sock) {
+        rv = connect_unix(a, timeout, cp, &s);
+        if (rv != APR_SUCCESS) {
+            *why = apr_psprintf(p, "connect to unix:%s failed", a->sock);
+        }
+    }
+    else {
+        rv = connect_tcp(a, timeout, p, cp, &s, why);
+    }
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(cp);
+        return rv;
     }
     /* Plain TCP: blocking, bounded by SO_RCVTIMEO/SO_SNDTIMEO, so that a
      * read waits inside recv(2) (no poll(2) before it); TLS: non-blocking,

@@ -13,6 +13,8 @@
  */
 
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
@@ -35,6 +37,7 @@ typedef struct {
 
 struct revproxy_dest {
     const char *text;
+    const char *sock;           /* unix:/path|http://...: the path */
     int scheme;
     apr_array_header_t *segs;   /* of seg_t */
     int dynamic_authority;      /* a capture in host or port */
@@ -184,6 +187,51 @@ static const char *make_hostport(apr_pool_t *p, int scheme, const char *host,
     return apr_psprintf(p, "%s:%u", host, (unsigned)port);
 }
 
+/* "unix:/ABS/PATH|http://...": the socket path into d->sock, *rest to
+ * the URL after the '|'.  The path comes from the configuration alone (a
+ * socket path a request could choose is CVE-2021-40438): a capture
+ * reference in it is an error, not a literal; so is a relative path, one
+ * too long for sun_path, or https after the '|' (no TLS over a socket). */
+static const char *compile_unix(apr_pool_t *p, revproxy_dest *d,
+                                const char *text, const char **rest)
+{
+    struct sockaddr_un sun;
+    const char *path = text + 5, *bar = strchr(path, '|'), *s;
+
+    if (bar == NULL) {
+        return apr_psprintf(p, "destination '%s': a unix: destination is "
+                            "unix:/PATH|http://HOST/PATH", text);
+    }
+    if (path[0] != '/') {
+        return apr_psprintf(p, "destination '%s': the socket path must be "
+                            "absolute", text);
+    }
+    if ((apr_size_t)(bar - path) >= sizeof(sun.sun_path)) {
+        return apr_psprintf(p, "destination '%s': the socket path is longer "
+                            "than %d bytes", text,
+                            (int)sizeof(sun.sun_path) - 1);
+    }
+    for (s = path; s < bar; s++) {
+        if ((s[0] == '$' || s[0] == '\\') && apr_isdigit(s[1])) {
+            return apr_psprintf(p, "destination '%s': the socket path cannot "
+                                "hold a capture reference (%.2s): it comes "
+                                "from the configuration only", text, s);
+        }
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            return apr_psprintf(p, "destination '%s': the socket path holds "
+                                "a control character", text);
+        }
+    }
+    if (strncasecmp(bar + 1, "http://", 7) != 0) {
+        return apr_psprintf(p, "destination '%s': only http:// can follow "
+                            "the socket path (no https over a Unix-domain "
+                            "socket)", text);
+    }
+    d->sock = apr_pstrmemdup(p, path, bar - path);
+    *rest = bar + 1;
+    return NULL;
+}
+
 /* Long because it is one left-to-right walk over DEST that knows, at each
  * byte, which URL part (scheme, host, port, path, query) it is in: that
  * part decides how a capture placed there is checked or encoded. */
@@ -191,26 +239,32 @@ const char *revproxy_dest_compile(apr_pool_t *p, const char *text,
                                   revproxy_dest **out, int *max_group)
 {
     revproxy_dest *d = apr_pcalloc(p, sizeof(*d));
-    const char *s;
+    const char *s, *url = text;     /* url: after a "unix:/PATH|" */
     int part = PART_HOST, in_bracket = 0, has_host = 0, has_path = 0, i;
 
     *max_group = -1;
     d->text = text;
-    if (strncasecmp(text, "http://", 7) == 0) {
+    if (strncasecmp(url, "unix:", 5) == 0) {
+        const char *err = compile_unix(p, d, text, &url);
+        if (err) {
+            return err;
+        }
+    }
+    if (strncasecmp(url, "http://", 7) == 0) {
         d->scheme = REVPROXY_SCHEME_HTTP;
-        s = text + 7;
+        s = url + 7;
     }
-    else if (strncasecmp(text, "https://", 8) == 0) {
+    else if (strncasecmp(url, "https://", 8) == 0) {
         d->scheme = REVPROXY_SCHEME_HTTPS;
-        s = text + 8;
+        s = url + 8;
     }
-    else if (strncasecmp(text, "backend://", 10) == 0) {
+    else if (strncasecmp(url, "backend://", 10) == 0) {
         d->scheme = REVPROXY_SCHEME_BACKEND;
-        s = text + 10;
+        s = url + 10;
     }
     else {
         return apr_psprintf(p, "destination '%s' must start with http://, "
-                            "https:// or backend://", text);
+                            "https://, backend:// or unix:", text);
     }
 
     d->segs = apr_array_make(p, 8, sizeof(seg_t));
@@ -314,6 +368,11 @@ const char *revproxy_dest_text(const revproxy_dest *d)
     return d->text;
 }
 
+const char *revproxy_dest_socket(const revproxy_dest *d)
+{
+    return d->sock;
+}
+
 int revproxy_dest_scheme(const revproxy_dest *d)
 {
     return d->scheme;
@@ -397,6 +456,7 @@ int revproxy_dest_expand(apr_pool_t *p, const revproxy_dest *d,
     }
 
     t->scheme = d->scheme;
+    t->sock = d->sock;
     if (d->dynamic_authority || d->host == NULL) {
         char *host = apr_palloc(p, need), *port = apr_palloc(p, need);
 

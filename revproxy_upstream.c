@@ -204,9 +204,9 @@ static int body_mismatch(revproxy_exchange *x)
     x->why = revproxy_client_why(x->client);
     x->rv = APR_EGENERAL;
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, RVPLOGNO(0008)
-                  "backend %s:%u: %s (Content-Length: %" APR_OFF_T_FMT
+                  "backend %s: %s (Content-Length: %" APR_OFF_T_FMT
                   "); backend connection closed, answered 502",
-                  x->addr.host, (unsigned)x->addr.port, x->why, x->announced);
+                  revproxy_x_backend(x), x->why, x->announced);
     return HTTP_BAD_GATEWAY;
 }
 
@@ -333,13 +333,7 @@ static void take_response(revproxy_exchange *x)
 
 const char *revproxy_x_backend(const revproxy_exchange *x)
 {
-    const char *h = x->addr.host ? x->addr.host : "";
-    int v6 = h[0] != '[' && strchr(h, ':') != NULL;
-
-    /* Per request, for the access log: no format string to interpret. */
-    return apr_pstrcat(x->p, x->addr.https ? "https://" : "http://",
-                       v6 ? "[" : "", h, v6 ? "]:" : ":",
-                       apr_itoa(x->p, (int)x->addr.port), NULL);
+    return revproxy_addr_name(x->p, &x->addr);
 }
 
 /* trace1: the backend's connection, new or pooled. */
@@ -485,9 +479,9 @@ int revproxy_x_start(revproxy_exchange *x)
             x->fail = REVPROXY_FAIL_CLIENT;
             x->why = "the request line would not be valid";
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, RVPLOGNO(0009)
-                          "backend %s:%u: refusing to send an invalid "
-                          "request line (target \"%s\")", x->addr.host,
-                          (unsigned)x->addr.port, x->path);
+                          "backend %s: refusing to send an invalid "
+                          "request line (target \"%s\")",
+                          revproxy_x_backend(x), x->path);
             return HTTP_BAD_REQUEST;
         }
         status = attempt(x, head, hlen, x->lim.reuse && n == 0);

@@ -100,6 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      *parts[2] ? parts[2] : NULL, &t, &why)
                 == REVPROXY_EXPAND_OK) {
                 check_target(&t);
+                /* A socket path is the template's, never the request's. */
+                if (t.sock != revproxy_dest_socket(d)
+                    || (t.sock && (t.sock[0] != '/' || strchr(t.sock, '|')))) {
+                    abort();
+                }
             }
         }
     }

@@ -3,6 +3,9 @@
 /*
  * mod_revproxy.h -- what mod_revproxy offers other modules.
  *
+ * Other modules can also hand the current request to mod_revproxy
+ * (revproxy_invoke, at the end), as a rule would.
+ *
  * mod_reproxy_filter fetches X-Reproxy-Url sources with mod_revproxy's
  * upstream client (keep-alive pool, HTTPS, timeouts, the same response
  * parser and streaming loop) through these optional functions over an
@@ -24,7 +27,8 @@
 #include "apr_buckets.h"
 #include "util_filter.h"
 
-#define REVPROXY_API_VERSION 2
+/* 2: revproxy_fetch_*; 3: revproxy_invoke */
+#define REVPROXY_API_VERSION 3
 
 typedef struct revproxy_fetch revproxy_fetch;
 
@@ -77,5 +81,20 @@ APR_DECLARE_OPTIONAL_FN(apr_status_t, revproxy_fetch_stream,
  * fetch, or NULL when it ended cleanly. */
 APR_DECLARE_OPTIONAL_FN(const char *, revproxy_fetch_close,
                         (revproxy_fetch *f));
+
+/* Proxy r to url as a RevProxyPass rule would: url is a DEST without
+ * capture references (http://, https://, backend://NAME/PATH or
+ * unix:/PATH|http://HOST/PATH; the client's query is not added), options
+ * those of a rule, separated by spaces ("keephost timeout=5s"; methods=
+ * and expr= are refused).  Call it from a content handler, at most once
+ * per request, before anything was sent to the client or read of its
+ * body.  The backend's answer is streamed to the client as the handler
+ * streams it.  Returns OK when an answer went out (the backend's, even if
+ * its body failed midway: the connection is then aborted), or an HTTP
+ * status for the caller to return from its handler: 500 for a bad url or
+ * option (logged, no backend contacted), 502/503/504 as for a rule. */
+APR_DECLARE_OPTIONAL_FN(int, revproxy_invoke,
+                        (request_rec *r, const char *url,
+                         const char *options));
 
 #endif /* MOD_REVPROXY_H */

@@ -15,9 +15,13 @@
  * apr_poll() here, bounded by the caller's timeout (the connect timeout
  * for the handshake).
  *
+ * A Unix-domain socket (revproxy_addr.sock) is connected like a plain
+ * TCP socket and then read and written the same way.
+ *
  * Idle connections are kept per endpoint (scheme, host, port, TLS
- * settings) in a list guarded by one mutex per child; the event and
- * worker MPMs share it between threads.  No httpd types here.
+ * settings; for a Unix-domain socket its path) in a list guarded by one
+ * mutex per child; the event and worker MPMs share it between threads.
+ * No httpd types here.
  */
 #ifndef REVPROXY_CONN_H
 #define REVPROXY_CONN_H
@@ -60,8 +64,13 @@ struct revproxy_conn {
 /* Where a connection goes. */
 typedef struct revproxy_addr {
     int https;
-    const char *host;           /* name or IP; brackets allowed for v6 */
+    const char *host;           /* name or IP; brackets allowed for v6;
+                                   with sock: the Host header's only */
     apr_port_t port;
+    const char *sock;           /* NULL, or the absolute path of a Unix-
+                                   domain socket to connect to instead of
+                                   host:port (plain HTTP only); always
+                                   from the configuration */
     struct revproxy_tls_conf *tls;  /* HTTPS: the TLS settings to use
                                        (revproxy_tls.h) */
     int tls_verify;             /* HTTPS: verify the certificate */
@@ -71,6 +80,10 @@ typedef struct revproxy_addr {
                                    memory); connections with other gauges
                                    have their own keep-alive pool */
 } revproxy_addr;
+
+/* The backend for logs and notes: "unix:/path" for a Unix-domain
+ * socket, else "http[s]://host:port" (an IPv6 literal bracketed). */
+const char *revproxy_addr_name(apr_pool_t *p, const revproxy_addr *a);
 
 /* Create the per-child pool state; call from child_init. */
 apr_status_t revproxy_conn_child_init(apr_pool_t *pchild);

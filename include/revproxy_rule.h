@@ -47,7 +47,10 @@ int revproxy_regex_match(const revproxy_regex *re, const char *subject,
 #define REVPROXY_SCHEME_BACKEND 3
 
 /* A destination template: "http://host[:port]/path?query" with $N / \N
- * capture references, compiled into segments that know which URL part
+ * capture references (or "unix:/ABS/PATH|http://host/path?query": HTTP
+ * over that Unix-domain socket, whose path is literal: a capture
+ * reference in it is refused at compile time; host is only the Host
+ * header; https is refused), compiled into segments that know which URL part
  * they belong to, so that expansion encodes each capture for its place. */
 typedef struct revproxy_dest revproxy_dest;
 
@@ -58,6 +61,8 @@ const char *revproxy_dest_compile(apr_pool_t *p, const char *text,
 
 /* The configured text, the scheme, and for backend:// the group name. */
 const char *revproxy_dest_text(const revproxy_dest *d);
+/* The socket path of a unix: destination, else NULL. */
+const char *revproxy_dest_socket(const revproxy_dest *d);
 int revproxy_dest_scheme(const revproxy_dest *d);
 const char *revproxy_dest_backend(const revproxy_dest *d);
 
@@ -70,6 +75,8 @@ typedef struct revproxy_target {
     const char *hostport;       /* for the Host header: host[:port], the
                                    port left out when it is the default */
     const char *path;           /* "/path[?query]", always starts with / */
+    const char *sock;           /* unix: the socket path (the template's,
+                                   never from captures), else NULL */
 } revproxy_target;
 
 /* Expansion results. */

@@ -123,7 +123,8 @@ void revproxy_x_stream(revproxy_exchange *x);
 /* Give the connection back (pooled when the exchange ended cleanly). */
 void revproxy_x_finish(revproxy_exchange *x);
 
-/* "SCHEME://HOST:PORT" of x->addr (an IPv6 literal in brackets). */
+/* "SCHEME://HOST:PORT" of x->addr (an IPv6 literal in brackets), or
+ * "unix:/PATH" for a Unix-domain socket (revproxy_addr_name). */
 const char *revproxy_x_backend(const revproxy_exchange *x);
 
 /* The access-log notes of a proxied request on r (revproxy-backend,

@@ -186,6 +186,47 @@ static void test_compile_errors(void)
        && re->ngroups == 2, "group count");
 }
 
+/* unix:/PATH|http://HOST/...: the path is literal and from the
+ * configuration only; captures may fill the request path as usual. */
+static void test_unix(void)
+{
+    revproxy_dest *d;
+    revproxy_target t;
+    const char *err;
+    int maxg;
+
+    is_int(expand("^/u/(.*)$", "unix:/run/app.sock|http://app/base/$1",
+                  "/u/a%20b", 0, "q=1", &t, &err), REVPROXY_EXPAND_OK,
+           "unix destination expands");
+    is_str(t.sock, "/run/app.sock", "socket path");
+    is_str(t.hostport, "app", "Host from the part after '|'");
+    is_str(t.path, "/base/a%2520b?q=1", "path and query as for http");
+    ok(revproxy_dest_compile(pool, "unix:/run/a.sock|http://app:81/", &d,
+                             &maxg) == NULL
+       && strcmp(revproxy_dest_socket(d), "/run/a.sock") == 0
+       && revproxy_dest_scheme(d) == REVPROXY_SCHEME_HTTP,
+       "unix: is plain HTTP with a socket");
+    ok(revproxy_dest_compile(pool, "http://app/", &d, &maxg) == NULL
+       && revproxy_dest_socket(d) == NULL, "http:// has no socket");
+    err = revproxy_dest_compile(pool, "unix:/run/$1.sock|http://app/", &d,
+                                &maxg);
+    ok(err && strstr(err, "capture reference"), "$1 in the path refused");
+    ok(revproxy_dest_compile(pool, "unix:/run/\\1.sock|http://app/", &d,
+                             &maxg) != NULL, "\\1 in the path refused");
+    ok(revproxy_dest_compile(pool, "unix:run/a.sock|http://app/", &d,
+                             &maxg) != NULL, "relative path refused");
+    ok(revproxy_dest_compile(pool, "unix:/run/a.sock|https://app/", &d,
+                             &maxg) != NULL, "https after '|' refused");
+    ok(revproxy_dest_compile(pool, "unix:/run/a.sock|backend://g/", &d,
+                             &maxg) != NULL, "backend:// after '|' refused");
+    ok(revproxy_dest_compile(pool, "unix:/run/a.sock", &d, &maxg) != NULL,
+       "no '|' refused");
+    ok(revproxy_dest_compile(pool, apr_pstrcat(pool, "unix:/",
+                             apr_psprintf(pool, "%0200d", 0),
+                             "|http://app/", NULL), &d, &maxg) != NULL,
+       "path too long for sun_path refused");
+}
+
 static void test_subst(void)
 {
     revproxy_regex *re;
@@ -234,6 +275,7 @@ int main(void)
     test_encoding();
     test_host_captures();
     test_compile_errors();
+    test_unix();
     test_subst();
     test_duration();
     return done_testing();

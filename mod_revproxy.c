@@ -455,6 +455,7 @@ static int revproxy_handler(request_rec *r)
     const revproxy_group *group;
     revproxy_pick chosen = { NULL, NULL, 0, 0 };
     revproxy_exchange x;
+    apr_time_t t0;
     int status;
 
     if (rq == NULL) {
@@ -486,6 +487,7 @@ static int revproxy_handler(request_rec *r)
     /* Step Three: exchange with the backend up to the response head; a
      * group fails over to its next member when that is safe, and logs
      * its own failures (503 with Retry-After when every member is down). */
+    t0 = apr_time_now();
     if (group) {
         status = revproxy_backend_start(&x, group, rule, &chosen);
     }
@@ -501,6 +503,9 @@ static int revproxy_handler(request_rec *r)
         count_request(rule, &chosen, &x, status);
         return status;
     }
+    revproxy_status_head(rule->counters, chosen.member
+                         ? chosen.member->counters : NULL,
+                         apr_time_now() - t0, x.reused);
 
     /* Step Four: the response head goes to the client. */
     set_response_head(r, &x);

@@ -503,6 +503,7 @@ static int revproxy_handler(request_rec *r)
         count_request(rule, &chosen, &x, status);
         return status;
     }
+    /* The head's latency and the kind of connection, for the metrics. */
     revproxy_status_head(rule->counters, chosen.member
                          ? chosen.member->counters : NULL,
                          apr_time_now() - t0, x.reused);

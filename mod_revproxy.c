@@ -458,6 +458,7 @@ static int proxy_request(request_rec *r, const revproxy_req *rq)
     const revproxy_group *group;
     revproxy_pick chosen = { NULL, NULL, 0, 0 };
     revproxy_exchange x;
+    apr_time_t t0;
     int status;
 
     rule = rq->rule;
@@ -487,6 +488,7 @@ static int proxy_request(request_rec *r, const revproxy_req *rq)
     /* Step Three: exchange with the backend up to the response head; a
      * group fails over to its next member when that is safe, and logs
      * its own failures (503 with Retry-After when every member is down). */
+    t0 = apr_time_now();
     if (group) {
         status = revproxy_backend_start(&x, group, rule, &chosen);
     }
@@ -502,6 +504,10 @@ static int proxy_request(request_rec *r, const revproxy_req *rq)
         count_request(rule, &chosen, &x, status);
         return status;
     }
+    /* The head's latency and the kind of connection, for the metrics. */
+    revproxy_status_head(rule->counters, chosen.member
+                         ? chosen.member->counters : NULL,
+                         apr_time_now() - t0, x.reused);
 
     /* Step Four: the response head goes to the client. */
     set_response_head(r, &x);

@@ -116,6 +116,16 @@ apr_uint64_t revproxy_score_lat_upper(int i)
     return (apr_uint64_t)(5 + i % 4) << (i / 4 - 1);
 }
 
+void revproxy_score_lat_count(volatile apr_uint32_t *lat,
+                              volatile apr_uint64_t *sum,
+                              apr_interval_time_t t)
+{
+    apr_uint64_t us = t > 0 ? (apr_uint64_t)t : 0;
+
+    apr_atomic_inc32(&lat[revproxy_score_lat_bucket(us)]);
+    apr_atomic_add64(sum, us);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Registration                                                            */
 

@@ -67,8 +67,67 @@ void revproxy_status_request(revproxy_score_rule *rc,
     }
 }
 
+static void count_conn(volatile apr_uint64_t *fresh,
+                       volatile apr_uint64_t *reused, int was_reused)
+{
+    apr_atomic_inc64(was_reused ? reused : fresh);
+}
+
+void revproxy_status_head(revproxy_score_rule *rc, revproxy_score_member *mc,
+                          apr_interval_time_t t, int reused)
+{
+    if (rc) {
+        revproxy_score_lat_count(rc->lat, &rc->lat_sum, t);
+        count_conn(&rc->conn_new, &rc->conn_reused, reused);
+    }
+    if (mc) {
+        count_conn(&mc->conn_new, &mc->conn_reused, reused);
+    }
+}
+
 /* ---------------------------------------------------------------------- */
 /* The snapshot                                                            */
+
+/* A latency histogram of the scoreboard, read once into c; returns the
+ * number of samples. */
+static apr_uint64_t read_lat(volatile apr_uint32_t *lat,
+                             apr_uint32_t *c)
+{
+    apr_uint64_t n = 0;
+    int k;
+
+    for (k = 0; k < REVPROXY_LAT_BUCKETS; k++) {
+        c[k] = apr_atomic_read32(&lat[k]);
+        n += c[k];
+    }
+    return n;
+}
+
+/* The fine histogram c as the metrics' cumulative counts at their bounds:
+ * a bucket counts under the first bound that every value it holds is at
+ * or below (a bucket straddling a bound counts under the next one: the
+ * counts err on the slow side by at most a bucket's width, 25%). */
+static void to_bounds(const apr_uint32_t *c, apr_uint64_t *le)
+{
+    static const apr_uint64_t bound[REVPROXY_STATUS_LE]
+        = REVPROXY_STATUS_LE_US;
+    int i, j = 0;
+
+    memset(le, 0, REVPROXY_STATUS_LE * sizeof(*le));
+    for (i = 0; i < REVPROXY_LAT_BUCKETS; i++) {
+        /* Bucket i holds [upper(i - 1), upper(i)) microseconds. */
+        apr_uint64_t top = revproxy_score_lat_upper(i) - 1;
+        while (j < REVPROXY_STATUS_LE && bound[j] < top) {
+            j++;
+        }
+        if (j < REVPROXY_STATUS_LE) {
+            le[j] += c[i];
+        }
+    }
+    for (j = 1; j < REVPROXY_STATUS_LE; j++) {
+        le[j] += le[j - 1];
+    }
+}
 
 /* Quantile q of a latency histogram, in milliseconds (the upper end of
  * its bucket); -1 without samples. */
@@ -135,10 +194,10 @@ static void read_member(const revproxy_score *sb, const revproxy_member *m,
         v->bytes_in = apr_atomic_read64(&mc->bytes_in);
         v->bytes_out = apr_atomic_read64(&mc->bytes_out);
         v->lat_sum = apr_atomic_read64(&mc->lat_sum);
-        for (k = 0; k < REVPROXY_LAT_BUCKETS; k++) {
-            c[k] = apr_atomic_read32(&mc->lat[k]);
-            v->lat_count += c[k];
-        }
+        v->lat_count = read_lat(mc->lat, c);
+        to_bounds(c, v->le);
+        v->conn_new = apr_atomic_read64(&mc->conn_new);
+        v->conn_reused = apr_atomic_read64(&mc->conn_reused);
         v->p50 = quantile(c, v->lat_count, 0.50);
         v->p99 = quantile(c, v->lat_count, 0.99);
     }
@@ -172,6 +231,18 @@ static void read_group(apr_pool_t *p, const revproxy_score *sb,
     }
 }
 
+static void read_rule_heads(revproxy_score_rule *rc,
+                            revproxy_status_rule_view *v)
+{
+    apr_uint32_t c[REVPROXY_LAT_BUCKETS];
+
+    v->lat_sum = apr_atomic_read64(&rc->lat_sum);
+    v->lat_count = read_lat(rc->lat, c);
+    to_bounds(c, v->le);
+    v->conn_new = apr_atomic_read64(&rc->conn_new);
+    v->conn_reused = apr_atomic_read64(&rc->conn_reused);
+}
+
 static void read_rule(const revproxy_status_rule *e,
                       revproxy_status_rule_view *v)
 {
@@ -187,6 +258,7 @@ static void read_rule(const revproxy_status_rule *e,
         v->errors = apr_atomic_read64(&rule->counters->errors);
         v->bytes_in = apr_atomic_read64(&rule->counters->bytes_in);
         v->bytes_out = apr_atomic_read64(&rule->counters->bytes_out);
+        read_rule_heads(rule->counters, v);
     }
 }
 

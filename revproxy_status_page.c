@@ -380,6 +380,55 @@ static void metric_head(request_rec *r, const char *name, const char *type,
     ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Microseconds as seconds, the shortest exact way ("0.0025", "1", "60"):
+ * a bucket's le stays the same text from scrape to scrape. */
+static const char *seconds_text(apr_pool_t *p, apr_uint64_t us)
+{
+    char frac[8];
+    int n;
+
+    if (us % APR_USEC_PER_SEC == 0) {
+        return apr_psprintf(p, "%" APR_UINT64_T_FMT, us / APR_USEC_PER_SEC);
+    }
+    apr_snprintf(frac, sizeof(frac), "%06u",
+                 (unsigned)(us % APR_USEC_PER_SEC));
+    for (n = 6; frac[n - 1] == '0'; n--) {
+        frac[n - 1] = '\0';
+    }
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%s", us / APR_USEC_PER_SEC,
+                        frac);
+}
+
+/* A histogram's series for one set of labels: the cumulative buckets,
+ * +Inf (every sample), the sum (seconds) and the count. */
+static void histogram(request_rec *r, const char *name, const char *labels,
+                      const apr_uint64_t *le, apr_uint64_t count,
+                      apr_uint64_t sum_us)
+{
+    static const apr_uint64_t bound[REVPROXY_STATUS_LE]
+        = REVPROXY_STATUS_LE_US;
+    int i;
+
+    for (i = 0; i < REVPROXY_STATUS_LE; i++) {
+        ap_rprintf(r, "%s_bucket{%s,le=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                   name, labels, seconds_text(r->pool, bound[i]), le[i]);
+    }
+    ap_rprintf(r, "%s_bucket{%s,le=\"+Inf\"} %" APR_UINT64_T_FMT "\n"
+               "%s_sum{%s} %.6f\n%s_count{%s} %" APR_UINT64_T_FMT "\n",
+               name, labels, count, name, labels,
+               (double)sum_us / APR_USEC_PER_SEC, name, labels, count);
+}
+
+/* A counter of response heads by the kind of connection that brought
+ * them. */
+static void conn_kinds(request_rec *r, const char *name, const char *labels,
+                       apr_uint64_t fresh, apr_uint64_t reused)
+{
+    ap_rprintf(r, "%s{%s,connection=\"new\"} %" APR_UINT64_T_FMT "\n"
+               "%s{%s,connection=\"reused\"} %" APR_UINT64_T_FMT "\n",
+               name, labels, fresh, name, labels, reused);
+}
+
 /* Every member once, in page order, with its labels. */
 typedef struct member_line {
     const revproxy_status_member_view *v;
@@ -410,6 +459,43 @@ static member_line *member_lines(apr_pool_t *p,
     return l;
 }
 
+static const char *rule_labels(apr_pool_t *p,
+                               const revproxy_status_rule_view *v)
+{
+    return apr_psprintf(p, "server=\"%s\",rule=\"%s %s\",where=\"%s\"",
+                        pl(p, v->server), pl(p, v->directive),
+                        pl(p, v->pattern), pl(p, v->where));
+}
+
+/* A rule's response heads: latency from its first attempt (failovers
+ * included), and the kind of connection that brought them. */
+static void metrics_rule_heads(request_rec *r,
+                               const revproxy_status_snapshot *s)
+{
+    const char **labels = apr_pcalloc(r->pool,
+                                      (s->nrules + 1) * sizeof(*labels));
+    int i;
+
+    for (i = 0; i < s->nrules; i++) {
+        labels[i] = rule_labels(r->pool, &s->rules[i]);
+    }
+    metric_head(r, "revproxy_rule_response_header_seconds", "histogram",
+                "Time from a request's first attempt on a backend to the "
+                "response head it got.");
+    for (i = 0; i < s->nrules; i++) {
+        const revproxy_status_rule_view *v = &s->rules[i];
+        histogram(r, "revproxy_rule_response_header_seconds", labels[i],
+                  v->le, v->lat_count, v->lat_sum);
+    }
+    metric_head(r, "revproxy_rule_backend_connections_total", "counter",
+                "Response heads for a rule, by whether their connection "
+                "was new or reused from the pool.");
+    for (i = 0; i < s->nrules; i++) {
+        conn_kinds(r, "revproxy_rule_backend_connections_total", labels[i],
+                   s->rules[i].conn_new, s->rules[i].conn_reused);
+    }
+}
+
 static void metrics_rules(request_rec *r, const revproxy_status_snapshot *s)
 {
     apr_pool_t *p = r->pool;
@@ -434,6 +520,7 @@ static void metrics_rules(request_rec *r, const revproxy_status_snapshot *s)
     RULES("revproxy_rule_sent_bytes_total", "counter",
           "Bytes sent to backends for a rule.", bytes_out)
 #undef RULES
+    metrics_rule_heads(r, s);
 }
 
 static void metrics_groups(request_rec *r, const revproxy_status_snapshot *s)
@@ -510,22 +597,20 @@ static void metrics_members(request_rec *r, const revproxy_status_snapshot *s)
                    "revproxy_member_connections{%s,state=\"idle\"} %ld\n",
                    l[i].labels, l[i].v->open, l[i].labels, l[i].v->idle);
     }
-    metric_head(r, "revproxy_member_response_header_seconds", "summary",
-                "Time from the start of an attempt to the response head.");
+    metric_head(r, "revproxy_member_response_header_seconds", "histogram",
+                "Time from the start of an attempt on the member to its "
+                "response head.");
     for (i = 0; i < n; i++) {
         const revproxy_status_member_view *v = l[i].v;
-        if (v->lat_count) {
-            ap_rprintf(r, "revproxy_member_response_header_seconds{%s,"
-                       "quantile=\"0.5\"} %.6f\n"
-                       "revproxy_member_response_header_seconds{%s,"
-                       "quantile=\"0.99\"} %.6f\n", l[i].labels,
-                       v->p50 / 1000, l[i].labels, v->p99 / 1000);
-        }
-        ap_rprintf(r, "revproxy_member_response_header_seconds_sum{%s} %.6f\n"
-                   "revproxy_member_response_header_seconds_count{%s} %"
-                   APR_UINT64_T_FMT "\n", l[i].labels,
-                   (double)v->lat_sum / APR_USEC_PER_SEC, l[i].labels,
-                   v->lat_count);
+        histogram(r, "revproxy_member_response_header_seconds", l[i].labels,
+                  v->le, v->lat_count, v->lat_sum);
+    }
+    metric_head(r, "revproxy_member_backend_connections_total", "counter",
+                "Response heads from the member, by whether their "
+                "connection was new or reused from the pool.");
+    for (i = 0; i < n; i++) {
+        conn_kinds(r, "revproxy_member_backend_connections_total",
+                   l[i].labels, l[i].v->conn_new, l[i].v->conn_reused);
     }
     MEMBERS("revproxy_member_health_checks_failed_total", "counter",
             "Health checks the member failed.", "%" APR_UINT64_T_FMT,

@@ -12,7 +12,8 @@ set -eu
 # One group per target; a group may name another group with @.
 PKGS_build="build-essential pkg-config apache2-dev libpcre2-dev libssl-dev"
 # Apache::Test ships in libapache2-mod-perl2; LWP (+ https) drive the requests.
-PKGS_test="@build apache2 perl libapache2-mod-perl2 libwww-perl libio-socket-ssl-perl liblwp-protocol-https-perl libprotocol-websocket-perl apache2-utils openssl curl"
+# prometheus ships promtool (t/revproxy/71_metrics.t: promtool check metrics).
+PKGS_test="@build apache2 perl libapache2-mod-perl2 libwww-perl libio-socket-ssl-perl liblwp-protocol-https-perl libprotocol-websocket-perl apache2-utils openssl curl prometheus"
 # SANITIZE=1 uses gcc's ASan/UBSan runtimes (libasan8, libubsan1 come with gcc).
 PKGS_sanitize="@test"
 PKGS_fuzz="@build clang libclang-rt-14-dev"

@@ -33,7 +33,7 @@ extern "C" {
 /* Bump when this file's structs, or a block type kept in the segment
  * (revproxy_backend.h's too), change meaning without changing size: a
  * module upgraded by a graceful restart then starts afresh. */
-#define REVPROXY_SCORE_VERSION 3
+#define REVPROXY_SCORE_VERSION 4
 
 /* The key spaces.  Names only: the blocks are their owners'. */
 typedef enum {
@@ -61,6 +61,12 @@ typedef struct revproxy_score_rule {
                                            or aborted mid-body */
     volatile apr_uint64_t bytes_in;     /* from backends */
     volatile apr_uint64_t bytes_out;    /* to backends */
+    /* The response heads of the rule's requests: how long they took
+     * (from the first attempt, failovers included; microseconds), and
+     * whether the connection that brought each was new or reused. */
+    volatile apr_uint64_t conn_new, conn_reused;
+    volatile apr_uint64_t lat_sum;
+    volatile apr_uint32_t lat[REVPROXY_LAT_BUCKETS];
 } revproxy_score_rule;
 
 typedef struct revproxy_score_group {
@@ -74,12 +80,19 @@ typedef struct revproxy_score_member {
     volatile apr_uint64_t bytes_in, bytes_out;
     volatile apr_uint64_t lat_sum;      /* microseconds */
     volatile apr_uint32_t lat[REVPROXY_LAT_BUCKETS];
+    /* Response heads that came over a new / a reused connection. */
+    volatile apr_uint64_t conn_new, conn_reused;
 } revproxy_score_member;
 
 /* The histogram bucket of a latency in microseconds, and the upper end
  * (microseconds) of bucket i. */
 int revproxy_score_lat_bucket(apr_uint64_t us);
 apr_uint64_t revproxy_score_lat_upper(int i);
+
+/* Count a latency of t (negative: 0) in a histogram lat and its sum. */
+void revproxy_score_lat_count(volatile apr_uint32_t *lat,
+                              volatile apr_uint64_t *sum,
+                              apr_interval_time_t t);
 
 /* ---- registration (post_config) ----------------------------------------- */
 

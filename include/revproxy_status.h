@@ -64,6 +64,14 @@ void revproxy_status_request(revproxy_score_rule *rc,
                              int aborted, apr_off_t in, apr_off_t out,
                              apr_off_t member_in, apr_off_t member_out);
 
+/* A request's final response head arrived t after its first attempt
+ * began, over a reused pooled connection or a new one: the latency and
+ * the kind of connection for its rule (rc), the kind of connection for
+ * the member that answered (mc; NULL: a plain destination; the member's
+ * own latency is counted per attempt). */
+void revproxy_status_head(revproxy_score_rule *rc, revproxy_score_member *mc,
+                          apr_interval_time_t t, int reused);
+
 /* The handler of `SetHandler revproxy-status`. */
 int revproxy_status_handler(request_rec *r);
 

@@ -15,6 +15,14 @@
 extern "C" {
 #endif
 
+/* The bounds (microseconds) of the latency histograms in the metrics,
+ * as nginx-vts and HAProxy export them: few, so that the output stays
+ * small. */
+#define REVPROXY_STATUS_LE 15
+#define REVPROXY_STATUS_LE_US { 1000, 2500, 5000, 10000, 25000, 50000, \
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, \
+    30000000, 60000000 }
+
 typedef struct revproxy_status_member_view {
     const char *url;
     int up;                     /* not down for failures or checks */
@@ -30,6 +38,9 @@ typedef struct revproxy_status_member_view {
     apr_uint64_t lat_count, lat_sum;    /* lat_sum: microseconds */
     double p50, p99;            /* milliseconds; -1: no sample */
     long open, idle;            /* connections, over every child */
+    apr_uint64_t le[REVPROXY_STATUS_LE];    /* latencies at or below each
+                                               bound (cumulative) */
+    apr_uint64_t conn_new, conn_reused;     /* what brought the heads */
 } revproxy_status_member_view;
 
 typedef struct revproxy_status_group_view {
@@ -46,6 +57,9 @@ typedef struct revproxy_status_group_view {
 typedef struct revproxy_status_rule_view {
     const char *server, *directive, *pattern, *destination, *where;
     apr_uint64_t hits, errors, bytes_in, bytes_out;
+    apr_uint64_t lat_count, lat_sum;        /* lat_sum: microseconds */
+    apr_uint64_t le[REVPROXY_STATUS_LE];    /* as a member's */
+    apr_uint64_t conn_new, conn_reused;
 } revproxy_status_rule_view;
 
 typedef struct revproxy_status_snapshot {

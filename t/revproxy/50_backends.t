@@ -228,8 +228,8 @@ ok $st0, 'the status page answers JSON';
         '... failures by kind';
     like $t, qr/^revproxy_rule_requests_total\{server="[^"]+",rule="RevProxyPass \^\/ab\/\(\.\*\)\$",where="[^"]+"\} 6$/m,
         '... rule hits';
-    like $t, qr/^revproxy_member_response_header_seconds\{[^}]*group="halfdead"[^}]*,quantile="0\.99"\} \d+\.\d+$/m,
-        '... latency quantiles';
+    like $t, qr/^revproxy_member_response_header_seconds_bucket\{[^}]*group="halfdead"[^}]*,le="\+Inf"\} \d+$/m,
+        '... latency histograms';
     like $t, qr/^revproxy_member_connections\{[^}]*group="ab"[^}]*,state="idle"\} \d+$/m,
         '... connections';
     unlike $t, qr/^(?!#)\S+\{[^}]*\} (?!-?\d)/m, '... every sample a number';

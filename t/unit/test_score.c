@@ -337,6 +337,18 @@ static void test_latency(void)
        && revproxy_score_lat_upper(8) == 10, "upper ends 5, 8, 10 us");
     is_int(revproxy_score_lat_bucket((apr_uint64_t)1 << 40),
            REVPROXY_LAT_BUCKETS - 1, "a long wait: the last, open bucket");
+
+    /* Counting: one sample in its bucket, the sum in microseconds; a
+     * negative time (a clock step) counts as 0. */
+    {
+        revproxy_score_rule rc;
+        memset(&rc, 0, sizeof(rc));
+        revproxy_score_lat_count(rc.lat, &rc.lat_sum, 1500);
+        revproxy_score_lat_count(rc.lat, &rc.lat_sum, -7);
+        ok(rc.lat[revproxy_score_lat_bucket(1500)] == 1 && rc.lat[0] == 1,
+           "lat_count: each sample in its bucket");
+        ok(rc.lat_sum == 1500, "... and in the sum");
+    }
 }
 
 int main(void)

@@ -68,17 +68,29 @@ static pcre2_match_context *limits;
 static apr_threadkey_t *md_key;
 static uint32_t most_pairs = 1;
 
-static pcre2_match_context *match_limits(void)
+static apr_status_t free_limits(void *data)
 {
-    if (limits == NULL) {
-        limits = pcre2_match_context_create(NULL);
-        if (limits) {
-            pcre2_set_match_limit(limits, REVPROXY_REGEX_MATCH_LIMIT);
-            pcre2_set_depth_limit(limits, REVPROXY_REGEX_DEPTH_LIMIT);
-            pcre2_set_heap_limit(limits, REVPROXY_REGEX_HEAP_KIB);
-        }
+    (void)data;
+    pcre2_match_context_free(limits);
+    limits = NULL;
+    return APR_SUCCESS;
+}
+
+/* Made with the first regex of a configuration, freed with its pool (the
+ * module may be unloaded at a restart). */
+static void make_limits(apr_pool_t *p)
+{
+    if (limits != NULL) {
+        return;
     }
-    return limits;
+    limits = pcre2_match_context_create(NULL);
+    if (limits == NULL) {
+        return;
+    }
+    pcre2_set_match_limit(limits, REVPROXY_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(limits, REVPROXY_REGEX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(limits, REVPROXY_REGEX_HEAP_KIB);
+    apr_pool_cleanup_register(p, NULL, free_limits, apr_pool_cleanup_null);
 }
 
 static apr_status_t free_code(void *data)
@@ -114,7 +126,7 @@ const char *revproxy_regex_compile(apr_pool_t *p, const char *pattern,
     if (n + 1 > most_pairs) {
         most_pairs = n + 1;
     }
-    (void)match_limits();
+    make_limits(p);
 
     re = apr_pcalloc(p, sizeof(*re));
     re->code = code;

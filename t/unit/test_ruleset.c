@@ -231,8 +231,9 @@ static void test_against_linear(int nrules, int npaths)
         int nl = 0, ni = 0, j, last = -1, ordered = 1;
 
         if (rnd(3) == 0) {      /* a path some rule names exactly */
+            apr_size_t plen;
             const char *p = revproxy_regex_prefix(pool,
-                                rules[rnd(nrules)].pattern, (apr_size_t *)&j);
+                                rules[rnd(nrules)].pattern, &plen);
             if (p) {
                 decoded = p;
                 raw = encode_some(decoded);

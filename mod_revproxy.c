@@ -41,6 +41,7 @@
 #include "revproxy_score.h"
 #include "revproxy_status.h"
 #include "mod_revproxy.h"
+#include "revproxy_ruleset.h"
 
 module AP_MODULE_DECLARE_DATA revproxy_module;
 
@@ -111,7 +112,8 @@ static int revproxy_translate(request_rec *r)
 {
     revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                     &revproxy_module);
-    const char *decoded_full = NULL, *raw_full = NULL;
+    const char *decoded_full = NULL, *raw_full = NULL, *raw = NULL;
+    revproxy_ruleset_walk walk;
     int i;
 
     if (sc->rules == NULL || sc->rules->nelts == 0 || r->proxyreq
@@ -119,7 +121,14 @@ static int revproxy_translate(request_rec *r)
         || r->uri[0] != '/') {
         return DECLINED;
     }
-    for (i = 0; i < sc->rules->nelts; i++) {
+    /* Only the rules whose literal prefix the path starts with, and those
+     * without one, in configuration order (revproxy_ruleset.c). */
+    if (revproxy_ruleset_needs_raw(sc->index)) {
+        raw = raw_path(r);
+    }
+    revproxy_ruleset_start(sc->index, &walk, r->pool, r->uri, strlen(r->uri),
+                           raw, raw ? strlen(raw) : 0);
+    while ((i = revproxy_ruleset_next(&walk)) >= 0) {
         const revproxy_rule *rule = APR_ARRAY_IDX(sc->rules, i,
                                                   revproxy_rule *);
         const char *subject;
@@ -131,7 +140,7 @@ static int revproxy_translate(request_rec *r)
         if (!method_allowed(rule, r)) {
             continue;
         }
-        subject = rule->nocanon ? raw_path(r) : r->uri;
+        subject = !rule->nocanon ? r->uri : raw ? raw : (raw = raw_path(r));
         if (rule->fullurl) {
             if (rule->nocanon) {
                 subject = raw_full ? raw_full
@@ -149,9 +158,12 @@ static int revproxy_translate(request_rec *r)
         }
         if (rc < 0) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RVPLOGNO(0001)
-                          "%s \"%s\" (%s): matching failed (match limit?), "
-                          "rule skipped", rule->directive, rule->pattern,
-                          rule->where);
+                          "%s \"%s\" (%s): matching stopped (%s) on a "
+                          "%" APR_SIZE_T_FMT "-byte subject: counted as no "
+                          "match, next rule tried", rule->directive,
+                          rule->pattern, rule->where,
+                          revproxy_regex_strerror(r->pool, rc),
+                          strlen(subject));
             continue;
         }
         if (rule->dest == NULL) {
@@ -555,6 +567,13 @@ static void revproxy_child_init(apr_pool_t *p, server_rec *s)
                      "cannot create the backend connection pool");
     }
     revproxy_tls_child_init(apr_pool_parent_get(p), p);
+    /* One match data per thread for every rule and header regex. */
+    rv = revproxy_regex_child_init(p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, RVPLOGNO(0050)
+                     "cannot create the key for per-thread regex match "
+                     "data: each match allocates its own");
+    }
     /* A row of the scoreboard for this child's connection gauges. */
     if (sc->score
         && revproxy_score_child_claim(sc->score, (apr_uint32_t)getpid())
@@ -640,6 +659,24 @@ static void resolve_route(const revproxy_server_conf *sc,
     }
 }
 
+/* The index of a server's rules (own, then inherited), parallel to them. */
+static revproxy_ruleset *index_rules(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                     const apr_array_header_t *rules)
+{
+    revproxy_ruleset *rs = revproxy_ruleset_make(pconf, rules->nelts);
+    int i;
+
+    for (i = 0; i < rules->nelts; i++) {
+        const revproxy_rule *rule = APR_ARRAY_IDX(rules, i, revproxy_rule *);
+        revproxy_ruleset_add(rs, rule->pattern, rule->re,
+                             rule->fullurl ? REVPROXY_SUBJECT_OTHER
+                             : rule->nocanon ? REVPROXY_SUBJECT_RAW
+                             : REVPROXY_SUBJECT_DECODED);
+    }
+    revproxy_ruleset_build(rs, ptemp);
+    return rs;
+}
+
 /* Cross-directive checks, before "Syntax OK" (and before post_config):
  * the TLS settings can be used, and every backend:// names a
  * group visible from the server that uses it (its own groups, then the
@@ -706,6 +743,7 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             resolve_route(sc, &sc->lim, rule, g,
                           (revproxy_route *)apr_array_push(sc->routes));
         }
+        sc->index = index_rules(pconf, ptemp, sc->rules);
     }
     return OK;
 }

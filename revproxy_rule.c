@@ -18,6 +18,7 @@
 
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "apr_thread_proc.h"
 
 #include "revproxy_rule.h"
 #include "revproxy_util.h"
@@ -55,6 +56,46 @@ struct revproxy_subst {
 /* ---------------------------------------------------------------------- */
 /* Regexes                                                                 */
 
+/* Every match runs under these limits (set in a match context made at the
+ * first compile, at configuration time), so that no subject a client
+ * sends can make one regex run long or use much memory, with or without
+ * JIT: a match that hits one fails with a negative code, and the caller
+ * counts it as no match.  The interpreter keeps its backtracking frames
+ * in the thread's match data (below): REVPROXY_REGEX_HEAP_KIB is the most
+ * it grows to.  JIT code has no heap: it runs on PCRE2's default 32 KiB
+ * JIT stack, and the match limit counts its steps too. */
+static pcre2_match_context *limits;
+
+/* The match data of each thread, sized for the regex with the most
+ * groups; reused by every match in the thread. */
+static apr_threadkey_t *md_key;
+static uint32_t most_pairs = 1;
+
+static apr_status_t free_limits(void *data)
+{
+    (void)data;
+    pcre2_match_context_free(limits);
+    limits = NULL;
+    return APR_SUCCESS;
+}
+
+/* Made with the first regex of a configuration, freed with its pool (the
+ * module may be unloaded at a restart). */
+static void make_limits(apr_pool_t *p)
+{
+    if (limits != NULL) {
+        return;
+    }
+    limits = pcre2_match_context_create(NULL);
+    if (limits == NULL) {
+        return;
+    }
+    pcre2_set_match_limit(limits, REVPROXY_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(limits, REVPROXY_REGEX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(limits, REVPROXY_REGEX_HEAP_KIB);
+    apr_pool_cleanup_register(p, NULL, free_limits, apr_pool_cleanup_null);
+}
+
 static apr_status_t free_code(void *data)
 {
     pcre2_code_free((pcre2_code *)data);
@@ -85,6 +126,10 @@ const char *revproxy_regex_compile(apr_pool_t *p, const char *pattern,
     /* JIT is an optimisation only: without it PCRE2 interprets. */
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &n);
+    if (n + 1 > most_pairs) {
+        most_pairs = n + 1;
+    }
+    make_limits(p);
 
     re = apr_pcalloc(p, sizeof(*re));
     re->code = code;
@@ -93,44 +138,82 @@ const char *revproxy_regex_compile(apr_pool_t *p, const char *pattern,
     return NULL;
 }
 
-/* PCRE2 memory comes from the request pool: no malloc per request, and
- * nothing to free on any exit path. */
-static void *pool_malloc(PCRE2_SIZE size, void *data)
+static void free_thread_md(void *data)
 {
-    return apr_palloc((apr_pool_t *)data, size);
+    pcre2_match_data_free((pcre2_match_data *)data);
 }
 
-static void pool_free(void *ptr, void *data)
+apr_status_t revproxy_regex_child_init(apr_pool_t *pchild)
 {
-    (void)ptr;
-    (void)data;
+    return apr_threadkey_private_create(&md_key, free_thread_md, pchild);
+}
+
+static apr_status_t free_md(void *data)
+{
+    pcre2_match_data_free((pcre2_match_data *)data);
+    return APR_SUCCESS;
+}
+
+/* Match data with room for pairs offset pairs: the thread's (made or
+ * made larger on first need), or, where no thread key was made (unit
+ * tests, fuzzers), one from p. */
+static pcre2_match_data *match_data(uint32_t pairs, apr_pool_t *p)
+{
+    pcre2_match_data *md = NULL;
+    void *v = NULL;
+
+    if (md_key && apr_threadkey_private_get(&v, md_key) == APR_SUCCESS) {
+        md = v;
+        if (md && pcre2_get_ovector_count(md) >= pairs) {
+            return md;
+        }
+        if (md) {
+            pcre2_match_data_free(md);
+        }
+        md = pcre2_match_data_create(pairs > most_pairs ? pairs : most_pairs,
+                                     NULL);
+        if (apr_threadkey_private_set(md, md_key) != APR_SUCCESS) {
+            pcre2_match_data_free(md);
+            return NULL;
+        }
+        return md;
+    }
+    md = pcre2_match_data_create(pairs, NULL);
+    if (md) {
+        apr_pool_cleanup_register(p, md, free_md, apr_pool_cleanup_null);
+    }
+    return md;
 }
 
 int revproxy_regex_match(const revproxy_regex *re, const char *subject,
                          apr_size_t len, apr_pool_t *p,
                          const PCRE2_SIZE **ovector)
 {
-    pcre2_general_context *gc;
-    pcre2_match_data *md;
+    pcre2_match_data *md = match_data((uint32_t)re->ngroups + 1, p);
     int rc;
 
-    gc = pcre2_general_context_create(pool_malloc, pool_free, p);
-    if (gc == NULL) {
-        return -1;
-    }
-    md = pcre2_match_data_create_from_pattern(re->code, gc);
     if (md == NULL) {
-        return -1;
+        return PCRE2_ERROR_NOMEMORY;
     }
-    rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, NULL);
+    rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, limits);
     if (rc == PCRE2_ERROR_NOMATCH) {
         return 0;
     }
     if (rc < 0) {
-        return -1;
+        return rc;
     }
     *ovector = pcre2_get_ovector_pointer(md);
     return 1;
+}
+
+const char *revproxy_regex_strerror(apr_pool_t *p, int rc)
+{
+    PCRE2_UCHAR msg[128];
+
+    if (pcre2_get_error_message(rc, msg, sizeof(msg)) < 0) {
+        return apr_psprintf(p, "PCRE2 error %d", rc);
+    }
+    return apr_pstrdup(p, (const char *)msg);
 }
 
 /* ---------------------------------------------------------------------- */

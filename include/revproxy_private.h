@@ -63,6 +63,8 @@ typedef struct revproxy_server_conf {
     apr_array_header_t *rules;  /* revproxy_rule *, own then inherited */
     apr_array_header_t *routes; /* revproxy_route, one per rule (made in
                                    check_config) */
+    struct revproxy_ruleset *index;     /* which rules a path can match
+                                           (check_config) */
     apr_array_header_t *groups; /* revproxy_group * (revproxy_backend.h),
                                    own then inherited */
     apr_interval_time_t connect_timeout;    /* -1: unset */

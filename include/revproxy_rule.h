@@ -33,13 +33,28 @@ typedef struct revproxy_regex {
 const char *revproxy_regex_compile(apr_pool_t *p, const char *pattern,
                                    revproxy_regex **out);
 
+/* Limits of every match (see revproxy_rule.c): steps, backtracking
+ * depth, and interpreter memory in KiB (per thread, reused). */
+#define REVPROXY_REGEX_MATCH_LIMIT  1000000
+#define REVPROXY_REGEX_DEPTH_LIMIT  10000
+#define REVPROXY_REGEX_HEAP_KIB     1024
+
+/* In each child (child_init): from now on every thread keeps one match
+ * data for all its matches instead of allocating one per match. */
+apr_status_t revproxy_regex_child_init(apr_pool_t *pchild);
+
 /* Match subject[0..len).  On a match returns 1 and sets *ovector to
  * (1 + ngroups) pairs of offsets (PCRE2_UNSET for groups that did not
- * take part), allocated from p; 0 when there is no match; -1 on a
- * matching error (e.g. match limit). */
+ * take part), valid until the thread's next match; 0 when there is no
+ * match; a negative PCRE2 error code when matching stopped (a limit hit,
+ * no memory): count it as no match.  p is used only before
+ * revproxy_regex_child_init (unit tests, fuzzers). */
 int revproxy_regex_match(const revproxy_regex *re, const char *subject,
                          apr_size_t len, apr_pool_t *p,
                          const PCRE2_SIZE **ovector);
+
+/* What a negative result of revproxy_regex_match means. */
+const char *revproxy_regex_strerror(apr_pool_t *p, int rc);
 
 /* Destination schemes. */
 #define REVPROXY_SCHEME_HTTP    1

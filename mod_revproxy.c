@@ -326,6 +326,24 @@ static apr_size_t base_length(const char *value, const char *base)
     return n;
 }
 
+/* The client's base followed by what came after the backend's: one '/'
+ * between them when either side had one (a base ending in '/' keeps it
+ * when the client's does not: RevProxyPassFullURL, a prefix "/app"). */
+static const char *join_base(apr_pool_t *p, const char *client,
+                             const char *rest, int base_slash)
+{
+    apr_size_t n = strlen(client);
+    int client_slash = n > 0 && client[n - 1] == '/';
+
+    if (client_slash && rest[0] == '/') {
+        rest++;
+    }
+    else if (!client_slash && base_slash) {
+        return apr_pstrcat(p, client, "/", rest, NULL);
+    }
+    return apr_pstrcat(p, client, rest, NULL);
+}
+
 /* reverse: Location, Content-Location and URI values that start with a
  * backend base of the route get it replaced by the client's base: the
  * scheme and Host the client used, then the regex's literal prefix. */
@@ -361,7 +379,8 @@ static void map_back(request_rec *r, const revproxy_req *rq,
                               : ap_construct_url(r->pool,
                                                  rq->rule->client_prefix, r);
             }
-            e[i].val = apr_pstrcat(r->pool, client, e[i].val + n, NULL);
+            e[i].val = (char *)join_base(r->pool, client, e[i].val + n,
+                                         e[i].val[n - 1] == '/');
             break;
         }
     }

@@ -11,6 +11,7 @@ use warnings;
 
 use Apache::Test qw(-withtestmore);
 use RevProxyTest qw(:all);
+use RevProxyInstance qw(instance);
 
 local $SIG{ALRM} = sub { die "42_reverse.t: out of time\n" };
 alarm 60;
@@ -57,15 +58,49 @@ is location_for('/app/x', '/internal/a'), '/internal/a',
     'a relative value: unchanged';
 is location_for('/norev/x', "http://$be/internal/a"), "http://$be/internal/a",
     'a rule without reverse: unchanged';
-is location_for('/grp/x', "http://$be/m1/g/a?b"),
-    'http://www.example.org/grp/a?b', 'backend://: the first member\'s base';
-is location_for('/grp/x', "http://$be/m2/g/a"),
-    'http://www.example.org/grp/a', '... and the other member\'s';
 is location_for('/rw/x', "http://$be/internal/a"),
     'https://www.example.org/rw/a', 'RevProxyRewriteHeader applies after it';
 is location_for('/full/x', "http://$be/internal/login"),
     'http://www.example.org/login',
     'RevProxyPassFullURL: the client base is scheme and host';
+
+# backend://: the base of every member, whichever answered.  A group is
+# tried on an httpd of its own (the suite's counts its members).  Each
+# member answers Location: its own URL + base path + /g/login?from=URI,
+# and one that points at the other member's base.
+{
+    my $member = sub {
+        return raw_backend(conns => 3, lifetime => 20, handler => sub {
+            my ($sock) = @_;
+            while (my $req = read_request($sock, timeout => 5)) {
+                my $host = $req->{header}{host};
+                my ($base) = $req->{uri} =~ m{^(/m\d)/};
+                respond($sock, 302, [Location => "http://$host$base/g/login?from=$req->{uri}",
+                                     'Content-Location' => "http://$host/elsewhere/g/x"],
+                        'moved');
+            }
+        });
+    };
+    my ($p1, $b1) = $member->();
+    my ($p2, $b2) = $member->();
+    my $h = instance(mpm => 'event', servers => 1, conf => [
+        "RevProxyBackend hdrgrp http://127.0.0.1:$p1/m1 http://127.0.0.1:$p2/m2/",
+        'RevProxyPass "^/grp/(.*)$" "backend://hdrgrp/g/$1" reverse',
+    ]);
+    my @r = map { $h->get("/grp/x$_") } 1, 2;
+    $h->stop;
+    $b1->stop;
+    $b2->stop;
+    is scalar($b1->received), 1, 'backend://: the first member answered once';
+    is scalar($b2->received), 1, '... the second once';
+    is_deeply [ sort map { $_->{header}{location} // '' } @r ],
+        [ 'http://localhost/grp/login?from=/m1/g/x1',
+          'http://localhost/grp/login?from=/m2/g/x2' ],
+        '... each member\'s base mapped to the client base';
+    is_deeply [ map { $_->{header}{'content-location'} } @r ],
+        [ "http://127.0.0.1:$p1/elsewhere/g/x", "http://127.0.0.1:$p2/elsewhere/g/x" ],
+        '... a value outside the bases unchanged';
+}
 
 # A base that a capture would make cannot be mapped: config test fails.
 {

@@ -11,8 +11,11 @@
 use strict;
 use warnings;
 
+use File::Temp ();
+
 use Apache::Test qw(-withtestmore);
 use RevProxyTest qw(:all);
+use RevProxyInstance qw(instance);
 
 local $SIG{ALRM} = sub { die "44_error_override.t: out of time\n" };
 alarm 120;
@@ -135,10 +138,6 @@ sub two {
     my $r = get('/own/refused');
     is $r->{status}, 502, 'backend refused: 502';
     is $r->{body}, "errdoc 502 from httpd\n", '... the ErrorDocument';
-    $r = get('/own/dead');
-    is $r->{status}, 503, 'every member down: 503';
-    is $r->{body}, "errdoc 503 from httpd\n", '... the ErrorDocument';
-    ok defined $r->{header}{'retry-after'}, '... Retry-After kept';
     $r = get('/own/host/a_b/');
     is $r->{status}, 400, 'bad capture in the host: 400';
     is $r->{body}, "errdoc 400 from httpd\n", '... the ErrorDocument';
@@ -151,6 +150,27 @@ sub two {
     $be->stop;
     is $r->{status}, 504, 'no answer in time: 504';
     is $r->{body}, "errdoc 504 from httpd\n", '... the ErrorDocument';
+}
+
+# A group with every member down: 503, on an httpd of its own (the
+# suite's server counts the members of its groups).
+{
+    my $dir = File::Temp::tempdir('rvp-eo-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $dir;
+    open my $fh, '>', "$dir/503.html" or die "$dir/503.html: $!";
+    print $fh "errdoc 503 of the instance\n";
+    close $fh;
+    chmod 0644, "$dir/503.html";
+    my $h = instance(dir => $dir, mpm => 'event', servers => 1, conf => [
+        'RevProxyBackend dead http://127.0.0.1:1 http://127.0.0.1:3',
+        'RevProxyPass "^/own/dead$" "backend://dead/"',
+        'ErrorDocument 503 /503.html',
+    ]);
+    my $r = $h->get('/own/dead');
+    $h->stop;
+    is $r->{status}, 503, 'every member down: 503';
+    is $r->{body}, "errdoc 503 of the instance\n", '... the ErrorDocument';
+    ok defined $r->{header}{'retry-after'}, '... Retry-After kept';
 }
 
 done_testing();

@@ -823,11 +823,12 @@ static const char *literal_dest(apr_pool_t *p, const char *text)
     return out;
 }
 
-/* reverse: the backend bases of a route (see map_back), for a plain
- * DEST its text up to the first capture, for backend://NAME/P... each
- * member's URL followed by P... up to the first capture.  A base whose
- * scheme, host or port would come from a capture cannot be known: that
- * fails the config test.  Returns non-zero (logged) on an error. */
+/* reverse: the backend bases of a route (see map_back): for a plain DEST
+ * its text up to the first capture (for unix:/PATH|URL, the URL's), for
+ * backend://NAME/P... each member's URL followed by P... up to the first
+ * capture.  A base whose scheme, host or port would come from a capture
+ * cannot be known: that fails the config test.  Returns non-zero (logged)
+ * on an error. */
 static int reverse_bases(apr_pool_t *p, server_rec *s, revproxy_route *rt)
 {
     const revproxy_rule *rule = rt->rule;
@@ -838,6 +839,9 @@ static int reverse_bases(apr_pool_t *p, server_rec *s, revproxy_route *rt)
         return 0;
     }
     lit = literal_dest(p, revproxy_dest_text(rule->dest));
+    if (strncmp(lit, "unix:", 5) == 0 && strchr(lit, '|')) {
+        lit = strchr(lit, '|') + 1;     /* the URL the backend knows */
+    }
     auth = strstr(lit, "://");
     if (auth == NULL || strchr(auth + 3, '/') == NULL) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0030)

@@ -42,6 +42,7 @@
 #include "revproxy_status.h"
 #include "mod_revproxy.h"
 #include "revproxy_ruleset.h"
+#include "revproxy_cookie.h"
 
 module AP_MODULE_DECLARE_DATA revproxy_module;
 
@@ -108,6 +109,28 @@ static int method_allowed(const revproxy_rule *rule, request_rec *r)
     return (rule->methods & ((apr_uint64_t)1 << r->method_number)) != 0;
 }
 
+/* expr=: whether the rule's condition holds.  An expression that cannot
+ * be evaluated for this request (a function that fails, ...) is false,
+ * with one trace line: the next rule is tried, never an error answer. */
+static int condition_true(const revproxy_rule *rule, request_rec *r)
+{
+    const char *err = NULL;
+    int rc;
+
+    if (rule->expr == NULL) {
+        return 1;
+    }
+    rc = ap_expr_exec(r, rule->expr, &err);
+    if (rc < 0 || err) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "%s \"%s\" at %s: "
+                      "expr= could not be evaluated (%s): taken as false",
+                      rule->directive, rule->pattern, rule->where,
+                      err ? err : "error");
+        return 0;
+    }
+    return rc > 0;
+}
+
 static int revproxy_translate(request_rec *r)
 {
     revproxy_server_conf *sc = ap_get_module_config(r->server->module_config,
@@ -164,6 +187,9 @@ static int revproxy_translate(request_rec *r)
                           rule->pattern, rule->where,
                           revproxy_regex_strerror(r->pool, rc),
                           strlen(subject));
+            continue;
+        }
+        if (!condition_true(rule, r)) {
             continue;
         }
         if (rule->dest == NULL) {
@@ -297,6 +323,151 @@ static void apply_rewrites(request_rec *r, apr_table_t *headers)
                                                      rw->re->ngroups);
         }
     }
+}
+
+/* Whether value starts with base: scheme and authority compared without
+ * regard to case, the path exactly.  A base always has a path (made so
+ * in check_config). */
+static apr_size_t base_length(const char *value, const char *base)
+{
+    const char *auth = strstr(base, "://");
+    apr_size_t n = strlen(base), a;
+
+    a = auth ? (apr_size_t)(auth + 3 - base) : 0;
+    a += strcspn(base + a, "/");
+    if (strncasecmp(value, base, a) != 0
+        || strncmp(value + a, base + a, n - a) != 0) {
+        return 0;
+    }
+    return n;
+}
+
+/* The client's base followed by what came after the backend's: one '/'
+ * between them when either side had one (a base ending in '/' keeps it
+ * when the client's does not: RevProxyPassFullURL, a prefix "/app"). */
+static const char *join_base(apr_pool_t *p, const char *client,
+                             const char *rest, int base_slash)
+{
+    apr_size_t n = strlen(client);
+    int client_slash = n > 0 && client[n - 1] == '/';
+
+    if (client_slash && rest[0] == '/') {
+        rest++;
+    }
+    else if (!client_slash && base_slash) {
+        return apr_pstrcat(p, client, "/", rest, NULL);
+    }
+    return apr_pstrcat(p, client, rest, NULL);
+}
+
+/* reverse: Location, Content-Location and URI values that start with a
+ * backend base of the route get it replaced by the client's base: the
+ * scheme and Host the client used, then the regex's literal prefix. */
+static void map_back(request_rec *r, const revproxy_req *rq,
+                     apr_table_t *headers)
+{
+    const apr_array_header_t *bases = rq->route->reverse_bases;
+    const apr_array_header_t *arr = apr_table_elts(headers);
+    apr_table_entry_t *e = (apr_table_entry_t *)arr->elts;
+    const char *host, *client = NULL;
+    int i, j;
+
+    if (bases == NULL) {
+        return;
+    }
+    for (i = 0; i < arr->nelts; i++) {
+        if (strcasecmp(e[i].key, "Location") != 0
+            && strcasecmp(e[i].key, "Content-Location") != 0
+            && strcasecmp(e[i].key, "URI") != 0) {
+            continue;
+        }
+        for (j = 0; j < bases->nelts; j++) {
+            apr_size_t n = base_length(e[i].val,
+                                       APR_ARRAY_IDX(bases, j, const char *));
+            if (n == 0) {
+                continue;
+            }
+            if (client == NULL) {
+                host = apr_table_get(r->headers_in, "Host");
+                client = host ? apr_pstrcat(r->pool, ap_http_scheme(r), "://",
+                                            host, rq->rule->client_prefix,
+                                            NULL)
+                              : ap_construct_url(r->pool,
+                                                 rq->rule->client_prefix, r);
+            }
+            e[i].val = (char *)join_base(r->pool, client, e[i].val + n,
+                                         e[i].val[n - 1] == '/');
+            break;
+        }
+    }
+}
+
+/* RevProxyCookieDomain / RevProxyCookiePath on every Set-Cookie. */
+static void map_cookies(request_rec *r, apr_table_t *headers)
+{
+    const revproxy_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                                       &revproxy_module);
+    const apr_array_header_t *arr = apr_table_elts(headers);
+    apr_table_entry_t *e = (apr_table_entry_t *)arr->elts;
+    const apr_array_header_t *d = dc->cookie_domains, *p = dc->cookie_paths;
+    int i;
+
+    if (d == NULL && p == NULL) {
+        return;
+    }
+    for (i = 0; i < arr->nelts; i++) {
+        if (strcasecmp(e[i].key, "Set-Cookie") == 0) {
+            e[i].val = (char *)revproxy_cookie_rewrite(
+                           r->pool, e[i].val,
+                           d ? (const revproxy_cookie_map *)d->elts : NULL,
+                           d ? d->nelts : 0,
+                           p ? (const revproxy_cookie_map *)p->elts : NULL,
+                           p ? p->nelts : 0);
+        }
+    }
+}
+
+/* The fields of a backend's error answer that httpd's own answer of that
+ * status keeps (err_headers_out survive ErrorDocument): a challenge, the
+ * methods allowed, when to come back. */
+static void keep_error_fields(request_rec *r, apr_table_t *headers)
+{
+    static const char *const keep[] = {
+        "WWW-Authenticate", "Proxy-Authenticate", "Allow", "Retry-After",
+        NULL
+    };
+    const apr_array_header_t *arr = apr_table_elts(headers);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i, k;
+
+    for (i = 0; i < arr->nelts; i++) {
+        for (k = 0; keep[k]; k++) {
+            if (strcasecmp(e[i].key, keep[k]) == 0) {
+                apr_table_addn(r->err_headers_out, e[i].key, e[i].val);
+            }
+        }
+    }
+}
+
+/* RevProxyErrorOverride On: a backend answer of 400 or more that httpd
+ * knows a status line for is answered by httpd (ErrorDocument applies);
+ * its body is read and dropped, up to a bound, so that the connection
+ * can be pooled when its framing allows. */
+static int error_overridden(request_rec *r, revproxy_exchange *x)
+{
+    const revproxy_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                                       &revproxy_module);
+
+    if (dc->error_override != 1 || x->status < 400
+        || atoi(ap_get_status_line(x->status)) != x->status) {
+        return 0;
+    }
+    keep_error_fields(r, x->resp_headers);
+    revproxy_x_discard(x, REVPROXY_DISCARD_MAX);
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "backend %s answered %d: "
+                  "RevProxyErrorOverride, httpd answers it",
+                  revproxy_x_backend(x), x->status);
+    return 1;
 }
 
 /* Whether a Content-Type value is text/event-stream (parameters and
@@ -521,7 +692,19 @@ static int proxy_request(request_rec *r, const revproxy_req *rq)
                          ? chosen.member->counters : NULL,
                          apr_time_now() - t0, x.reused);
 
-    /* Step Four: the response head goes to the client. */
+    /* An error answer httpd gives itself (RevProxyErrorOverride). */
+    if (error_overridden(r, &x)) {
+        revproxy_x_finish(&x);
+        count_request(rule, &chosen, &x, OK);
+        return x.status;
+    }
+
+    /* Step Four: the response head goes to the client: mapped back
+     * (reverse, cookies) before the RevProxyRewriteHeader rules. */
+    if (rule->reverse) {
+        map_back(r, rq, x.resp_headers);
+    }
+    map_cookies(r, x.resp_headers);
     set_response_head(r, &x);
 
     /* Step Five: the body, streamed (or the tunnel of an upgrade). */
@@ -675,6 +858,66 @@ static revproxy_ruleset *index_rules(apr_pool_t *pconf, apr_pool_t *ptemp,
     }
     revproxy_ruleset_build(rs, ptemp);
     return rs;
+/* DEST up to its first capture reference ($$ is a '$'). */
+static const char *literal_dest(apr_pool_t *p, const char *text)
+{
+    char *out = apr_palloc(p, strlen(text) + 1), *o = out;
+
+    while (*text) {
+        if ((text[0] == '$' || text[0] == '\\') && apr_isdigit(text[1])) {
+            break;
+        }
+        if (text[0] == '$' && text[1] == '$') {
+            text++;
+        }
+        *o++ = *text++;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* reverse: the backend bases of a route (see map_back): for a plain DEST
+ * its text up to the first capture (for unix:/PATH|URL, the URL's), for
+ * backend://NAME/P... each member's URL followed by P... up to the first
+ * capture.  A base whose scheme, host or port would come from a capture
+ * cannot be known: that fails the config test.  Returns non-zero (logged)
+ * on an error. */
+static int reverse_bases(apr_pool_t *p, server_rec *s, revproxy_route *rt)
+{
+    const revproxy_rule *rule = rt->rule;
+    const char *lit, *auth;
+    int i;
+
+    if (!rule->reverse || rule->dest == NULL) {
+        return 0;
+    }
+    lit = literal_dest(p, revproxy_dest_text(rule->dest));
+    if (strncmp(lit, "unix:", 5) == 0 && strchr(lit, '|')) {
+        lit = strchr(lit, '|') + 1;     /* the URL the backend knows */
+    }
+    auth = strstr(lit, "://");
+    if (auth == NULL || strchr(auth + 3, '/') == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RVPLOGNO(0030)
+                     "%s \"%s\" (%s): reverse needs a destination whose "
+                     "scheme, host and port come from no capture, not '%s'",
+                     rule->directive, rule->pattern, rule->where,
+                     revproxy_dest_text(rule->dest));
+        return 1;
+    }
+    rt->reverse_bases = apr_array_make(p, 2, sizeof(const char *));
+    if (rt->group == NULL) {
+        APR_ARRAY_PUSH(rt->reverse_bases, const char *) = lit;
+        return 0;
+    }
+    lit = strchr(auth + 3, '/');      /* backend://NAME/P...: P... */
+    for (i = 0; i < rt->group->members->nelts; i++) {
+        const revproxy_member *m = &APR_ARRAY_IDX(rt->group->members, i,
+                                                  revproxy_member);
+        APR_ARRAY_PUSH(rt->reverse_bases, const char *) =
+            apr_pstrcat(p, m->addr.https ? "https://" : "http://",
+                        m->hostport, m->base, lit, NULL);
+    }
+    return 0;
 }
 
 /* Cross-directive checks, before "Syntax OK" (and before post_config):
@@ -742,6 +985,10 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             }
             resolve_route(sc, &sc->lim, rule, g,
                           (revproxy_route *)apr_array_push(sc->routes));
+            if (reverse_bases(pconf, s, &APR_ARRAY_IDX(sc->routes, i,
+                                                       revproxy_route))) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
         sc->index = index_rules(pconf, ptemp, sc->rules);
     }
@@ -963,7 +1210,19 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
 
     (void)dir;
     dc->status_manage = REVPROXY_UNSET;
+    dc->error_override = REVPROXY_UNSET;
     return dc;
+}
+
+/* Cookie pairs: the inner section's first, so that they win. */
+static apr_array_header_t *merge_pairs(apr_pool_t *p,
+                                       apr_array_header_t *base,
+                                       apr_array_header_t *add)
+{
+    if (base && add) {
+        return apr_array_append(p, add, base);
+    }
+    return add ? add : base;
 }
 
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -979,6 +1238,11 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     }
     dc->status_manage = add->status_manage != REVPROXY_UNSET
                         ? add->status_manage : base->status_manage;
+    dc->cookie_domains = merge_pairs(p, base->cookie_domains,
+                                     add->cookie_domains);
+    dc->cookie_paths = merge_pairs(p, base->cookie_paths, add->cookie_paths);
+    dc->error_override = add->error_override != REVPROXY_UNSET
+                         ? add->error_override : base->error_override;
     return dc;
 }
 
@@ -1035,6 +1299,32 @@ static const char *parse_methods(cmd_parms *cmd, revproxy_rule *rule,
     return NULL;
 }
 
+/* reverse: the literal prefix of a RevProxyPass regex, the characters
+ * after a leading '^' up to the first metacharacter ("\\." and the like
+ * are literal; a character a quantifier applies to is not part of it). */
+static const char *regex_prefix(apr_pool_t *p, const char *re)
+{
+    char *out = apr_palloc(p, strlen(re) + 1), *o = out;
+
+    if (*re++ != '^') {
+        return "";
+    }
+    while (*re) {
+        if (re[0] == '\\' && re[1] && apr_ispunct(re[1])) {
+            re++;
+        }
+        else if (strchr("\\.^$|?*+()[]{}", *re)) {
+            if (o > out && strchr("?*+{", *re)) {
+                o--;
+            }
+            break;
+        }
+        *o++ = *re++;
+    }
+    *o = '\0';
+    return out;
+}
+
 static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
                                 const char *opt)
 {
@@ -1051,6 +1341,19 @@ static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
     }
     else if (!eq && IS("nocanon")) {
         rule->nocanon = 1;
+    }
+    else if (!eq && IS("reverse")) {
+        rule->reverse = 1;
+        rule->client_prefix = rule->fullurl ? ""
+                              : regex_prefix(cmd->pool, rule->pattern);
+    }
+    else if (eq && IS("expr")) {
+        const char *err = NULL;
+        rule->expr = ap_expr_parse_cmd(cmd, val, 0, &err, NULL);
+        if (err) {
+            return apr_psprintf(cmd->pool, "%s: cannot parse expr=%s: %s",
+                                cmd->cmd->name, val, err);
+        }
     }
     else if (eq && IS("methods")) {
         return parse_methods(cmd, rule, val);
@@ -1542,7 +1845,8 @@ static const command_rec invoke_cmd = {
 
 /* Options of an invoked rule: the rules' own parser (parse_option), over
  * a cmd_parms of the request.  methods= and expr= choose requests, which
- * the caller has done: refused. */
+ * the caller has done, and reverse maps back to a rule's regex prefix,
+ * which there is none of: refused. */
 static const char *invoke_options(request_rec *r, revproxy_rule *rule,
                                   const char *options)
 {
@@ -1562,6 +1866,10 @@ static const char *invoke_options(request_rec *r, revproxy_rule *rule,
             || strncasecmp(w, "expr=", 5) == 0) {
             return apr_psprintf(r->pool, "option '%s' cannot be used here "
                                 "(the caller chose the request)", w);
+        }
+        if (strcasecmp(w, "reverse") == 0) {
+            return "option 'reverse' needs a rule's regex (the client's "
+                   "base is its literal prefix)";
         }
         if ((err = parse_option(&cmd, rule, w)) != NULL) {
             return err;
@@ -1640,6 +1948,35 @@ static int revproxy_invoke(request_rec *r, const char *url,
     return proxy_request(r, rq);
 }
 
+static const char *add_cookie_pair(cmd_parms *cmd, void *dv,
+                                   const char *from, const char *to)
+{
+    revproxy_dir_conf *dc = dv;
+    apr_array_header_t **list = cmd->info ? &dc->cookie_paths
+                                          : &dc->cookie_domains;
+    revproxy_cookie_map *m;
+
+    if (!revproxy_cookie_value_ok(from) || !revproxy_cookie_value_ok(to)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' '%s': a value with ';' or "
+                            "a control character cannot be a cookie "
+                            "attribute", cmd->cmd->name, from, to);
+    }
+    if (*list == NULL) {
+        *list = apr_array_make(cmd->pool, 2, sizeof(revproxy_cookie_map));
+    }
+    m = apr_array_push(*list);
+    m->from = from;
+    m->to = to;
+    return NULL;
+}
+
+static const char *set_error_override(cmd_parms *cmd, void *dv, int flag)
+{
+    (void)cmd;
+    ((revproxy_dir_conf *)dv)->error_override = flag;
+    return NULL;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     /* Before mod_alias, mod_rewrite and mod_proxy take the URL. */
@@ -1701,6 +2038,17 @@ static const command_rec revproxy_cmds[] = {
     AP_INIT_FLAG("RevProxyStatusManage", set_status_manage, NULL, ACCESS_CONF,
                  "On|Off: the revproxy-status page also changes members' "
                  "states on POST (Off)"),
+    AP_INIT_TAKE2("RevProxyCookieDomain", add_cookie_pair, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "FROM TO: a backend's Set-Cookie Domain=FROM becomes TO"),
+    AP_INIT_TAKE2("RevProxyCookiePath", add_cookie_pair, "path",
+                  RSRC_CONF | ACCESS_CONF,
+                  "FROM TO: a backend's Set-Cookie Path prefix FROM becomes "
+                  "TO"),
+    AP_INIT_FLAG("RevProxyErrorOverride", set_error_override, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On|Off: backend answers of 400 and more are answered by "
+                 "httpd, ErrorDocument applies (Off)"),
     { NULL }
 };
 

@@ -642,6 +642,36 @@ void revproxy_x_stream(revproxy_exchange *x)
                          -1, NULL);
 }
 
+void revproxy_x_discard(revproxy_exchange *x, apr_off_t max)
+{
+    apr_bucket_brigade *bb;
+    apr_off_t total = 0;
+
+    if (x->client == NULL || x->body_mode == REVPROXY_H1_BODY_NONE) {
+        return;
+    }
+    if (x->body_mode == REVPROXY_H1_BODY_CLOSE) {
+        revproxy_client_no_reuse(x->client);
+        return;
+    }
+    bb = apr_brigade_create(x->p, x->r->connection->bucket_alloc);
+    for (;;) {
+        apr_status_t rv = revproxy_x_read(x, bb, 0);
+        apr_off_t len = 0;
+
+        apr_brigade_length(bb, 1, &len);
+        apr_brigade_cleanup(bb);
+        total += len;
+        if (rv == APR_EOF) {
+            return;
+        }
+        if (rv != APR_SUCCESS || total > max) {
+            revproxy_client_no_reuse(x->client);
+            return;
+        }
+    }
+}
+
 void revproxy_x_finish(revproxy_exchange *x)
 {
     end_client(x);

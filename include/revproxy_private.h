@@ -10,6 +10,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "ap_expr.h"
 
 #include "revproxy_rule.h"
 #include "revproxy_util.h"
@@ -45,6 +46,10 @@ typedef struct revproxy_rule {
     apr_interval_time_t connect_timeout, timeout, send_timeout; /* -1 */
     apr_interval_time_t ttl;    /* ttl=: idle limit of a pooled
                                    connection, -1 */
+    ap_expr_info_t *expr;       /* expr=: a condition, or NULL */
+    int reverse;                /* reverse: map Location & co. back */
+    const char *client_prefix;  /* reverse: the literal prefix of the
+                                   regex, after the client's base */
 } revproxy_rule;
 
 /* A rule as one server uses it: every limit decided once, at config
@@ -57,6 +62,9 @@ typedef struct revproxy_route {
     struct revproxy_tls_conf *tls;          /* for https:// (a group's:
                                                its server's settings) */
     int tls_verify;
+    apr_array_header_t *reverse_bases;      /* reverse: the backend bases
+                                               (const char *), made in
+                                               check_config, or NULL */
 } revproxy_route;
 
 typedef struct revproxy_server_conf {
@@ -96,6 +104,10 @@ typedef struct revproxy_dir_conf {
     apr_array_header_t *rewrites;           /* revproxy_rewrite */
     int status_manage;                      /* RevProxyStatusManage:
                                                REVPROXY_UNSET, 0, 1 */
+    apr_array_header_t *cookie_domains;     /* revproxy_cookie_map, the
+                                               innermost section's first */
+    apr_array_header_t *cookie_paths;       /* revproxy_cookie_map */
+    int error_override;                     /* REVPROXY_UNSET, 0, 1 */
 } revproxy_dir_conf;
 
 /* mod_revproxy's module record, for the revproxy_*.c files. */

@@ -120,6 +120,15 @@ apr_status_t revproxy_x_stream_to(revproxy_exchange *x, ap_filter_t *next,
 /* revproxy_x_stream_to r->output_filters, the handler's way. */
 void revproxy_x_stream(revproxy_exchange *x);
 
+/* The most of a body revproxy_x_discard reads to keep the connection. */
+#define REVPROXY_DISCARD_MAX (64 * 1024)
+
+/* The body is not wanted (an error answer httpd replaces): read and drop
+ * it, so that the connection can be pooled, when its framing ends it
+ * (Content-Length, chunked) within max bytes; otherwise (close-delimited,
+ * longer, a failure) the connection is marked not to be reused. */
+void revproxy_x_discard(revproxy_exchange *x, apr_off_t max);
+
 /* Give the connection back (pooled when the exchange ended cleanly). */
 void revproxy_x_finish(revproxy_exchange *x);
 

@@ -858,6 +858,8 @@ static revproxy_ruleset *index_rules(apr_pool_t *pconf, apr_pool_t *ptemp,
     }
     revproxy_ruleset_build(rs, ptemp);
     return rs;
+}
+
 /* DEST up to its first capture reference ($$ is a '$'). */
 static const char *literal_dest(apr_pool_t *p, const char *text)
 {

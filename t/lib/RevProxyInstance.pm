@@ -428,7 +428,8 @@ sub response {
             until (($i = index $c->{buf}, "\r\n") >= 0) {
                 $c->fill($deadline) or return { status => 0, error => 'chunk' };
             }
-            my $size = hex substr $c->{buf}, 0, $i + 2, '';
+            (my $size_line = substr $c->{buf}, 0, $i + 2, '') =~ s/[;\r].*//s;
+            my $size = hex $size_line;
             if ($size == 0) {
                 until (($i = index $c->{buf}, "\r\n") >= 0) {
                     $c->fill($deadline) or last;

@@ -581,9 +581,10 @@ const char *revproxy_backend_prepare(revproxy_group *g, apr_pool_t *p)
     int i;
 
     if (g->members->nelts == 0) {
-        return apr_psprintf(p, "RevProxyBackend %s (%s): no member (a URL "
-                            "in RevProxyBackend, or RevProxyMember %s URL)",
-                            g->name, g->where, g->name);
+        return apr_psprintf(p, "RevProxyBackend %s: no member URL "
+                            "(http://HOST[:PORT][/PATH] or https://... in "
+                            "RevProxyBackend, or RevProxyMember %s URL; %s)",
+                            g->name, g->name, g->where);
     }
     for (i = 0; i < g->members->nelts; i++) {
         revproxy_member *m = &APR_ARRAY_IDX(g->members, i, revproxy_member);

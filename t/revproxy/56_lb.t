@@ -134,7 +134,7 @@ my @bad = (
     [ 'a bad failonstatus', ["RevProxyBackend g $u failonstatus=5xx"], qr/RevProxyBackend g: failonstatus=/ ],
     [ 'a bad status=', ["RevProxyBackend g", "RevProxyMember g $u status=off"], qr/RevProxyMember g: status=/ ],
     [ 'weight= on RevProxyBackend', ["RevProxyBackend g $u weight=2"], qr/RevProxyBackend g: unknown option/ ],
-    [ 'a group without members', ["RevProxyBackend g"], qr/RevProxyBackend g .*no member/ ],
+    [ 'a group without members', ["RevProxyBackend g"], qr/RevProxyBackend g: no member URL/ ],
     [ 'maxconns=-1', ["RevProxyBackend g $u maxconns=-1"], qr/RevProxyBackend g: maxconns=/ ],
 );
 for my $t (@bad) {

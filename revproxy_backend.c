@@ -329,24 +329,40 @@ static int candidate(const revproxy_group *g, const search *sr, int i,
            && admitted(m->state, 0) && looks_usable(m->state, now);
 }
 
-/* Round-robin: the next member in the smooth weighted order from the
- * request's turn on; one that cannot be used is passed over. */
+/* A fresh turn of the group's. */
+static apr_uint32_t next_turn(const revproxy_group *g)
+{
+    static apr_uint32_t local_turn;     /* without shared memory */
+
+    return g->state ? apr_atomic_inc32(&g->state->turn) : local_turn++;
+}
+
+/* Round-robin: the member at the request's turn in the smooth weighted
+ * order.  One that cannot be used is passed over by taking a fresh turn
+ * (not the next place: that would give the place of a member that is
+ * down to the one after it, every round, and skew the shares); if the
+ * fresh turns, which other requests take as well, missed every usable
+ * member, one walk over the order from there settles it. */
 static int choose_rr(request_rec *r, const revproxy_group *g, search *sr,
                      int standby, char *skip, apr_time_t now)
 {
-    int k;
+    const int *seq = g->wrr[standby];
+    apr_uint32_t len = (apr_uint32_t)g->wrr_len[standby], t = sr->turn;
+    apr_uint32_t k;
 
-    for (k = 0; k < g->wrr_len; k++) {
-        int i = g->wrr[(sr->turn + (apr_uint32_t)k)
-                       % (apr_uint32_t)g->wrr_len];
-        if (!candidate(g, sr, i, standby, skip, now)) {
-            continue;
+    for (k = 0; k < 2 * len; k++) {
+        int i = seq[(k < len ? t : t + k) % len];
+        if (candidate(g, sr, i, standby, skip, now)) {
+            if (try_member(r, g, &APR_ARRAY_IDX(g->members, i,
+                                                revproxy_member),
+                           0, sr, now)) {
+                return i;
+            }
+            skip[i] = 1;
         }
-        if (try_member(r, g, &APR_ARRAY_IDX(g->members, i, revproxy_member),
-                       0, sr, now)) {
-            return i;
+        if (k + 1 < len) {
+            t = next_turn(g);
         }
-        skip[i] = 1;
     }
     return -1;
 }
@@ -546,34 +562,42 @@ static long retry_after(const revproxy_group *g)
     return (long)((best + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
 }
 
-/* The smooth weighted round-robin order (nginx's): each round every
- * member gains its weight, the one with the most goes next and gives
- * back the sum of the weights.  Over its length (the sum) each member
- * comes weight times, spread out rather than in runs; the group's shared
- * turn walks it, so the shares hold across threads and children. */
-static void make_wrr(revproxy_group *g, apr_pool_t *p)
+/* The smooth weighted round-robin order (nginx's) of the members that
+ * are standby or not: each round every member gains its weight, the one
+ * with the most goes next and gives back the sum of the weights.  Over
+ * its length (the sum) each member comes weight times, spread out rather
+ * than in runs; the group's shared turn walks it, so the shares hold
+ * across threads and children. */
+static void make_wrr(revproxy_group *g, apr_pool_t *p, int standby)
 {
     int n = g->members->nelts, total = 0, i, k;
     int *cur = apr_pcalloc(p, sizeof(int) * (apr_size_t)n);
     int *seq;
 
     for (i = 0; i < n; i++) {
-        total += APR_ARRAY_IDX(g->members, i, revproxy_member).weight;
+        const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                                  revproxy_member);
+        total += m->standby == standby ? m->weight : 0;
     }
-    seq = apr_palloc(p, sizeof(int) * (apr_size_t)total);
+    seq = apr_palloc(p, sizeof(int) * (apr_size_t)(total ? total : 1));
     for (k = 0; k < total; k++) {
-        int best = 0;
+        int best = -1;
         for (i = 0; i < n; i++) {
-            cur[i] += APR_ARRAY_IDX(g->members, i, revproxy_member).weight;
-            if (cur[i] > cur[best]) {
+            const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                                      revproxy_member);
+            if (m->standby != standby) {
+                continue;
+            }
+            cur[i] += m->weight;
+            if (best < 0 || cur[i] > cur[best]) {
                 best = i;
             }
         }
         cur[best] -= total;
         seq[k] = best;
     }
-    g->wrr = seq;
-    g->wrr_len = total;
+    g->wrr[standby] = seq;
+    g->wrr_len[standby] = total;
 }
 
 const char *revproxy_backend_prepare(revproxy_group *g, apr_pool_t *p)
@@ -592,7 +616,8 @@ const char *revproxy_backend_prepare(revproxy_group *g, apr_pool_t *p)
             m->maxconns = g->maxconns;
         }
     }
-    make_wrr(g, p);
+    make_wrr(g, p, 0);
+    make_wrr(g, p, 1);
     return NULL;
 }
 
@@ -947,9 +972,7 @@ static const revproxy_member *choose_or_wait(request_rec *r,
 int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
                            const revproxy_rule *rule, revproxy_pick *pick)
 {
-    static apr_uint32_t local_turn;     /* without shared memory */
     request_rec *r = x->r;
-    revproxy_group_state *gs = g->state;
     const char *path = x->path;
     const revproxy_member *m;
     failover fo = { 0, 0, HTTP_BAD_GATEWAY, NULL };
@@ -962,7 +985,7 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
         apr_atomic_inc64(&g->counters->requests);
     }
     sr.tried = apr_pcalloc(r->pool, g->members->nelts);
-    sr.turn = gs ? apr_atomic_inc32(&gs->turn) : local_turn++;
+    sr.turn = next_turn(g);
     find_sticky(r, g, &sr);
     m = choose_or_wait(r, g, &sr, apr_time_now() + g->acquire);
     while (m != NULL) {

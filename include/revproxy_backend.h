@@ -142,11 +142,14 @@ typedef struct revproxy_group {
                                                NULL: 200-399 */
     int hcfails, hcpasses;                  /* in a row, default 1 */
     int lbmethod;                           /* REVPROXY_LB_* */
-    const int *wrr;                         /* the smooth weighted round-
+    const int *wrr[2];                      /* the smooth weighted round-
                                                robin order of member
                                                indexes, wrr_len long (the
-                                               sum of the weights) */
-    int wrr_len;
+                                               sum of the weights): [0]
+                                               of the members that are not
+                                               standby, [1] of the standby
+                                               ones */
+    int wrr_len[2];
     const char *sticky;                     /* sticky=: the cookie, or NULL */
     int stickyinsert;
     int maxconns;                           /* maxconns=, 0: no limit */

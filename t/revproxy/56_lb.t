@@ -32,7 +32,8 @@ sub hits {
     } @names;
 }
 
-members(qw(w1 w2 w3 l1 l2 l3 p1 s1 s2 d1 d2 d3));
+members(qw(w1 w2 w3 l1 l2 l3 p1 s1 s2 d1 d2 d3 f1 f2 f3 t1 t2 t3));
+$m{f3}->stop;
 my $h = instance(mpm => 'prefork', servers => 2, conf => [
     'RevProxyBackend w',
     'RevProxyMember w ' . url('w1') . ' weight=3',
@@ -47,7 +48,11 @@ my $h = instance(mpm => 'prefork', servers => 2, conf => [
     'RevProxyMember d ' . url('d1') . ' status=drain',
     'RevProxyMember d ' . url('d2'),
     'RevProxyMember d ' . url('d3') . ' status=disabled',
-    (map { qq{RevProxyPass "^/$_/(.*)\$" "backend://$_/\$1"} } qw(w lb sb d)),
+    'RevProxyBackend f ' . join(' ', map { url($_) } qw(f1 f2 f3)) . ' retry=60',
+    'RevProxyBackend t ' . url('t1'),
+    'RevProxyMember t ' . url('t2') . ' weight=2',
+    'RevProxyMember t ' . url('t3') . ' weight=3 standby',
+    (map { qq{RevProxyPass "^/$_/(.*)\$" "backend://$_/\$1"} } qw(w lb sb d f t)),
 ]);
 
 # --- weights: 100 requests (20 x the sum of the weights), two children --------
@@ -62,6 +67,22 @@ my $h = instance(mpm => 'prefork', servers => 2, conf => [
     @got = hits('/s', qw(w1 w2 w3));
     ok abs($got[0] - 30) <= 1 && abs($got[1] - 10) <= 1 && abs($got[2] - 10) <= 1,
         "... the next 50: 30/10/10 within one (got @got)";
+}
+
+# --- a member down: the others share its part evenly ------------------------
+{
+    my @codes = map { $h->get("/f/r$_")->{status} } 1 .. 60;
+    is scalar(grep { $_ == 200 } @codes), 60, 'one of three members stopped: 60 GETs, all 200';
+    my @got = hits('/r', qw(f1 f2));
+    ok abs($got[0] - 30) <= 1 && abs($got[1] - 30) <= 1,
+        "... the other two take 30/30 within one (got @got)";
+}
+
+# --- a standby member does not bend the primaries' shares --------------------
+{
+    my @codes = map { $h->get("/t/r$_")->{status} } 1 .. 30;
+    is_deeply [ hits('/r', qw(t1 t2 t3)) ], [ 10, 20, 0 ],
+        'weights 1:2 and a standby member of weight 3: 10/20/0 of 30';
 }
 
 # --- leastbusy: two slow requests held, the rest go to the idle member ---------

@@ -4,8 +4,13 @@
  * revproxy_backend -- backend groups: `RevProxyBackend NAME URL [URL ...]
  * [option ...]` and the `backend://NAME/PATH` destinations that use them.
  *
- * Requests go round-robin over the members of a group (one counter in
- * the scoreboard, so all threads and all child processes take turns).  A
+ * Requests go to the member a sticky cookie names, else by smooth
+ * weighted round-robin over the members of a group (one counter in the
+ * scoreboard indexing an order made at config time, so all threads and
+ * all child processes take turns), or to the least busy one; standby
+ * members only while no other is usable; a member at maxconns requests in
+ * flight (counted across children) is passed over, or waited for up to
+ * acquire.  A
  * member whose connect fails, or whose connection breaks before any
  * response byte, is marked down in the scoreboard for retry=D; the request
  * moves on to the next member when that is safe (no body byte sent yet,

@@ -96,4 +96,24 @@ my $h = instance(mpm => 'prefork', servers => 2, conf => [
 $h->stop;
 is $h->crash_report, '', 'no child crashed, no sanitizer report';
 
+# A child killed mid-request: the parent frees its row of the scoreboard,
+# and the request's count goes with it (the member is not full for ever).
+{
+    my ($k) = members('k');
+    my $hk = instance(mpm => 'prefork', servers => 2, conf => [
+        'RevProxyBackend kill',
+        'RevProxyMember kill ' . url('k') . ' maxconns=1',
+        'RevProxyPass "^/kill/(.*)$" "backend://kill/$1"',
+    ]);
+    my $c = hold($hk, '/kill/slow/30/k1', '/slow/30/k1', 'k');
+    is $hk->get('/kill/full')->{status}, 503, 'a child holds the only place: 503';
+    my @kids = @{ $hk->status->{children} // [] };
+    ok @kids >= 1, 'the children are known (' . scalar(@kids) . ')';
+    kill 'KILL', @kids;
+    $c->close;
+    ok wait_until(sub { $hk->get('/kill/again')->{status} == 200 }, 15),
+        '... the children killed: the place is free again (the row went with the child)';
+    $hk->stop;
+}
+
 done_testing();

@@ -12,6 +12,13 @@
  *  - the probe after retry: a compare-and-swap of down_until from the
  *    expired value to now + retry, which exactly one request wins;
  *  - down -> up: an exchange, by the probe's success or a passing check.
+ *
+ * Choosing (choose()): the member a valid sticky route names (drained
+ * ones too), else by lbmethod -- the group's shared turn indexing its
+ * smooth weighted round-robin order, or the fewest requests in flight per
+ * weight -- among the members that are not standby, else among the
+ * standby ones.  Requests in flight are per-child gauges summed over the
+ * scoreboard's rows (see "Requests in flight" below).
  */
 
 #include <string.h>

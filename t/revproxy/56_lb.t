@@ -157,6 +157,10 @@ my @bad = (
     [ 'weight= on RevProxyBackend', ["RevProxyBackend g $u weight=2"], qr/RevProxyBackend g: unknown option/ ],
     [ 'a group without members', ["RevProxyBackend g"], qr/RevProxyBackend g: no member URL/ ],
     [ 'maxconns=-1', ["RevProxyBackend g $u maxconns=-1"], qr/RevProxyBackend g: maxconns=/ ],
+    [ "RevProxyMember in a virtual host for the main server's group",
+      ["RevProxyBackend g $u", 'Listen 127.0.0.1:2', '<VirtualHost 127.0.0.1:2>',
+       "RevProxyMember g http://127.0.0.1:3", '</VirtualHost>'],
+      qr/RevProxyMember g: no RevProxyBackend g is defined before it in this server/ ],
 );
 for my $t (@bad) {
     my ($what, $lines, $re) = @$t;

@@ -962,6 +962,12 @@ static int revproxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             revproxy_group *g = APR_ARRAY_IDX(sc->groups, i,
                                               revproxy_group *);
             if (g->server == s) {       /* once, where it is defined */
+                const char *err = revproxy_backend_prepare(g, pconf);
+                if (err) {
+                    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                                 RVPLOGNO(0332) "%s", err);
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
                 revproxy_backend_resolve(g, &sc->lim, sc->tls,
                                          sc->tls_verify_on);
             }
@@ -1656,6 +1662,144 @@ static const char *parse_count(cmd_parms *cmd, const revproxy_group *g,
     return NULL;
 }
 
+/* A list of statuses and ranges ("200,204,300-302"), each 100-599, into
+ * out (revproxy_status_range; single statuses as ranges of one).  NULL,
+ * or what is wrong. */
+static const char *parse_status_list(apr_pool_t *p, const char *val,
+                                     int ranges, apr_array_header_t **out)
+{
+    apr_array_header_t *a = apr_array_make(p, 4,
+                                           sizeof(revproxy_status_range));
+    const char *c = val;
+
+    for (;;) {
+        revproxy_status_range *sr = apr_array_push(a);
+        char *end;
+        long lo, hi;
+        if (!apr_isdigit(*c)) {
+            return "a status is missing";
+        }
+        lo = hi = strtol(c, &end, 10);
+        if (ranges && *end == '-') {
+            if (!apr_isdigit(end[1])) {
+                return "a range lacks its end";
+            }
+            hi = strtol(end + 1, &end, 10);
+        }
+        if (lo < 100 || hi > 599 || lo > hi) {
+            return "statuses are 100-599 (a range low-high)";
+        }
+        sr->lo = (int)lo;
+        sr->hi = (int)hi;
+        if (*end == '\0') {
+            break;
+        }
+        if (*end != ',') {
+            return "statuses are separated by ','";
+        }
+        c = end + 1;
+    }
+    *out = a;
+    return NULL;
+}
+
+/* failonstatus=CODE[,CODE...] */
+static const char *parse_failonstatus(cmd_parms *cmd, revproxy_group *g,
+                                      const char *val)
+{
+    apr_array_header_t *ranges;
+    const char *err = parse_status_list(cmd->pool, val, 0, &ranges);
+    int i;
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s %s: failonstatus= takes statuses "
+                            "separated by ',' (e.g. 500,503): %s, in '%s'",
+                            cmd->cmd->name, g->name, err, val);
+    }
+    g->failonstatus = apr_array_make(cmd->pool, ranges->nelts, sizeof(int));
+    for (i = 0; i < ranges->nelts; i++) {
+        *(int *)apr_array_push(g->failonstatus)
+            = APR_ARRAY_IDX(ranges, i, revproxy_status_range).lo;
+    }
+    return NULL;
+}
+
+/* The balancer's options of RevProxyBackend; NULL when opt is not one. */
+static const char *parse_lb_option(cmd_parms *cmd, revproxy_group *g,
+                                   const char *opt, const char *key,
+                                   const char *val, int *done)
+{
+    const char *who = apr_pstrcat(cmd->pool, cmd->cmd->name, " ", g->name,
+                                  NULL);
+    const char *err;
+
+    *done = 1;
+    if (strcasecmp(key, "lbmethod") == 0) {
+        if (strcasecmp(val, "roundrobin") == 0
+            || strcasecmp(val, "leastbusy") == 0) {
+            g->lbmethod = strcasecmp(val, "leastbusy") == 0
+                          ? REVPROXY_LB_LEASTBUSY : REVPROXY_LB_ROUNDROBIN;
+            return NULL;
+        }
+        return apr_psprintf(cmd->pool, "%s: lbmethod= takes roundrobin or "
+                            "leastbusy, not '%s'", who, val);
+    }
+    if (strcasecmp(key, "sticky") == 0) {
+        if (*val == '\0' || *ap_scan_http_token(val) != '\0') {
+            return apr_psprintf(cmd->pool, "%s: sticky= takes a cookie name, "
+                                "not '%s'", who, val);
+        }
+        g->sticky = val;
+        return NULL;
+    }
+    if (strcasecmp(key, "maxconns") == 0) {
+        return parse_count(cmd, g, "maxconns= takes a number of requests in "
+                           "flight per member", val, 0, 1000000,
+                           &g->maxconns);
+    }
+    if (strcasecmp(key, "acquire") == 0) {
+        return parse_duration(cmd, who, opt, val, &g->acquire);
+    }
+    if (strcasecmp(key, "failonstatus") == 0) {
+        return parse_failonstatus(cmd, g, val);
+    }
+    if (strcasecmp(key, "failontimeout") == 0) {
+        if (strcasecmp(val, "on") == 0 || strcasecmp(val, "off") == 0) {
+            g->failontimeout = strcasecmp(val, "on") == 0;
+            return NULL;
+        }
+        return apr_psprintf(cmd->pool, "%s: failontimeout= takes on or off, "
+                            "not '%s'", who, val);
+    }
+    if (strcasecmp(key, "hcmethod") == 0) {
+        if (strcmp(val, "GET") == 0 || strcmp(val, "HEAD") == 0
+            || strcmp(val, "OPTIONS") == 0) {
+            g->hcmethod = val;
+            return NULL;
+        }
+        return apr_psprintf(cmd->pool, "%s: hcmethod= takes GET, HEAD or "
+                            "OPTIONS, not '%s'", who, val);
+    }
+    if (strcasecmp(key, "hcexpect") == 0) {
+        err = parse_status_list(cmd->pool, val, 1, &g->hcexpect);
+        return err ? apr_psprintf(cmd->pool, "%s: hcexpect= takes statuses "
+                                  "and ranges separated by ',' (e.g. "
+                                  "200,204,300-302): %s, in '%s'", who, err,
+                                  val)
+                   : NULL;
+    }
+    if (strcasecmp(key, "hcfails") == 0) {
+        return parse_count(cmd, g, "hcfails= takes a number of failed checks "
+                           "in a row", val, 1, 1000, &g->hcfails);
+    }
+    if (strcasecmp(key, "hcpasses") == 0) {
+        return parse_count(cmd, g, "hcpasses= takes a number of passed checks "
+                           "in a row", val, 1, 1000, &g->hcpasses);
+    }
+    *done = 0;
+    return NULL;
+}
+
 static const char *parse_group_option(cmd_parms *cmd, revproxy_group *g,
                                       const char *opt)
 {
@@ -1665,6 +1809,19 @@ static const char *parse_group_option(cmd_parms *cmd, revproxy_group *g,
     const char *val = eq ? eq + 1 : "";
     apr_size_t klen = eq ? (apr_size_t)(eq - opt) : strlen(opt);
 
+    if (strcasecmp(opt, "stickyinsert") == 0) {
+        g->stickyinsert = 1;
+        return NULL;
+    }
+    if (eq) {
+        int done;
+        const char *err = parse_lb_option(cmd, g, opt,
+                                          apr_pstrndup(cmd->temp_pool, opt,
+                                                       klen), val, &done);
+        if (done) {
+            return err;
+        }
+    }
 #define IS(k) (eq && klen == sizeof(k) - 1 && strncasecmp(opt, k, klen) == 0)
     if (IS("retry")) {
         return parse_duration(cmd, who, opt, val, &g->retry);
@@ -1725,6 +1882,128 @@ static const char *parse_group_option(cmd_parms *cmd, revproxy_group *g,
                         cmd->cmd->name, g->name, opt);
 }
 
+/* m, just parsed as the last of g's members, is not one of the others
+ * (scheme, host, port and base path compared). */
+static const char *duplicate_member(apr_pool_t *p, const revproxy_group *g,
+                                    const revproxy_member *m)
+{
+    int i;
+
+    for (i = 0; i < g->members->nelts - 1; i++) {
+        const revproxy_member *o = &APR_ARRAY_IDX(g->members, i,
+                                                  revproxy_member);
+        if (o->addr.https == m->addr.https && o->addr.port == m->addr.port
+            && strcmp(o->addr.host, m->addr.host) == 0
+            && strcmp(o->base, m->base) == 0) {
+            return apr_psprintf(p, "is already a member (%s)", o->url);
+        }
+    }
+    return NULL;
+}
+
+/* RevProxyMember's own options. */
+static const char *parse_member_option(cmd_parms *cmd,
+                                       const revproxy_group *g,
+                                       revproxy_member *m, const char *opt)
+{
+    const char *eq = strchr(opt, '=');
+    const char *val = eq ? eq + 1 : "";
+    apr_size_t klen = eq ? (apr_size_t)(eq - opt) : strlen(opt);
+
+    if (strcasecmp(opt, "standby") == 0) {
+        m->standby = 1;
+        return NULL;
+    }
+#define IS(k) (eq && klen == sizeof(k) - 1 && strncasecmp(opt, k, klen) == 0)
+    if (IS("weight")) {
+        return parse_count(cmd, g, "weight= takes a whole number", val, 1,
+                           REVPROXY_MAX_WEIGHT, &m->weight);
+    }
+    if (IS("maxconns")) {
+        return parse_count(cmd, g, "maxconns= takes a number of requests in "
+                           "flight", val, 0, 1000000, &m->maxconns);
+    }
+    if (IS("route")) {
+        if (*val == '\0' || *ap_scan_http_token(val) != '\0'
+            || strchr(val, '.')) {
+            return apr_psprintf(cmd->pool, "%s %s: route= takes a token "
+                                "without '.', not '%s'", cmd->cmd->name,
+                                g->name, val);
+        }
+        m->route = val;
+        return NULL;
+    }
+    if (IS("status")) {
+        if (strcasecmp(val, "drain") == 0) {
+            m->admin_conf = REVPROXY_ADMIN_DRAIN;
+        }
+        else if (strcasecmp(val, "disabled") == 0) {
+            m->admin_conf = REVPROXY_ADMIN_DISABLED;
+        }
+        else {
+            return apr_psprintf(cmd->pool, "%s %s: status= takes drain or "
+                                "disabled, not '%s'", cmd->cmd->name,
+                                g->name, val);
+        }
+        return NULL;
+    }
+#undef IS
+    return apr_psprintf(cmd->pool, "%s %s: unknown option '%s' (a member "
+                        "takes weight=, standby, route=, status=, "
+                        "maxconns=)", cmd->cmd->name, g->name, opt);
+}
+
+/* RevProxyMember NAME URL [option ...]: one more member of group NAME,
+ * defined before in this server (its slot in the scoreboard is known by
+ * group and URL, see register_keys). */
+static const char *add_member(cmd_parms *cmd, void *d, int argc,
+                              char *const argv[])
+{
+    revproxy_server_conf *sc = server_conf(cmd);
+    revproxy_group *g = NULL;
+    revproxy_member *m;
+    const char *err;
+    int i;
+
+    (void)d;
+    if (argc < 2) {
+        return apr_psprintf(cmd->pool, "%s needs a group name and a URL",
+                            cmd->cmd->name);
+    }
+    for (i = 0; i < sc->groups->nelts; i++) {
+        revproxy_group *o = APR_ARRAY_IDX(sc->groups, i, revproxy_group *);
+        if (o->server == cmd->server && strcasecmp(o->name, argv[0]) == 0) {
+            g = o;
+        }
+    }
+    if (g == NULL) {
+        return apr_psprintf(cmd->pool, "%s %s: no RevProxyBackend %s is "
+                            "defined before it in this server",
+                            cmd->cmd->name, argv[0], argv[0]);
+    }
+    if (g->members->nelts >= REVPROXY_MAX_MEMBERS) {
+        return apr_psprintf(cmd->pool, "%s %s: more than %d members",
+                            cmd->cmd->name, g->name, REVPROXY_MAX_MEMBERS);
+    }
+    m = apr_array_push(g->members);
+    err = parse_member(cmd->pool, argv[1], m);
+    if (err == NULL) {
+        err = duplicate_member(cmd->pool, g, m);
+    }
+    if (err) {
+        apr_array_pop(g->members);
+        return apr_psprintf(cmd->pool, "%s %s: member '%s' %s",
+                            cmd->cmd->name, g->name, argv[1], err);
+    }
+    m->route = apr_itoa(cmd->pool, g->members->nelts);
+    for (i = 2; i < argc; i++) {
+        if ((err = parse_member_option(cmd, g, m, argv[i])) != NULL) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
 static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
                                int argc, char *const argv[])
 {
@@ -1733,9 +2012,8 @@ static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
     const char *err;
     int i;
 
-    if (argc < 2) {
-        return apr_psprintf(cmd->pool, "%s needs a name and at least one "
-                            "URL", cmd->cmd->name);
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s needs a name", cmd->cmd->name);
     }
     if (!revproxy_host_name_valid(argv[0], strlen(argv[0]))) {
         return apr_psprintf(cmd->pool, "%s: '%s' cannot be a group name "
@@ -1763,11 +2041,8 @@ static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
     g->max_attempts = REVPROXY_DEFAULT_MAX_ATTEMPTS;
     g->tlsverify = REVPROXY_UNSET;
     g->hcheck_uri = "/";
-    g->definition = argv[0];
-    for (i = 1; i < argc; i++) {
-        g->definition = apr_pstrcat(cmd->pool, g->definition, " ", argv[i],
-                                    NULL);
-    }
+    g->hcmethod = "GET";
+    g->hcfails = g->hcpasses = 1;
     for (i = 1; i < argc; i++) {
         if (strstr(argv[i], "://")) {
             revproxy_member *m;
@@ -1778,6 +2053,9 @@ static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
             }
             m = apr_array_push(g->members);
             err = parse_member(cmd->pool, argv[i], m);
+            if (err == NULL) {
+                err = duplicate_member(cmd->pool, g, m);
+            }
             if (err) {
                 return apr_psprintf(cmd->pool, "%s %s: member '%s' %s",
                                     cmd->cmd->name, g->name, argv[i], err);
@@ -1788,11 +2066,8 @@ static const char *parse_group(cmd_parms *cmd, apr_array_header_t *groups,
             return err;
         }
     }
-    if (g->members->nelts == 0) {
-        return apr_psprintf(cmd->pool, "%s %s: no member URL (http://HOST"
-                            "[:PORT][/PATH] or https://...)", cmd->cmd->name,
-                            g->name);
-    }
+    /* A group without members fails in check_config, once the
+     * RevProxyMember lines have had their say. */
     *(revproxy_group **)apr_array_push(groups) = g;
     return NULL;
 }
@@ -2018,6 +2293,9 @@ static const command_rec revproxy_cmds[] = {
     AP_INIT_TAKE_ARGV("RevProxyBackend", add_backend, NULL, RSRC_CONF,
                       "NAME URL [URL ...] [option ...]: a group of backends "
                       "for backend://NAME/PATH destinations"),
+    AP_INIT_TAKE_ARGV("RevProxyMember", add_member, NULL, RSRC_CONF,
+                      "NAME URL [option ...]: one more member of the group "
+                      "NAME (weight=, standby, route=, status=, maxconns=)"),
     AP_INIT_TAKE1("RevProxyConnectTimeout", set_connect_timeout, NULL,
                   RSRC_CONF, "limit for connecting to a backend (5s)"),
     AP_INIT_TAKE1("RevProxyTimeout", set_timeout, NULL, RSRC_CONF,

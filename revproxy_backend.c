@@ -12,6 +12,13 @@
  *  - the probe after retry: a compare-and-swap of down_until from the
  *    expired value to now + retry, which exactly one request wins;
  *  - down -> up: an exchange, by the probe's success or a passing check.
+ *
+ * Choosing (choose()): the member a valid sticky route names (drained
+ * ones too), else by lbmethod -- the group's shared turn indexing its
+ * smooth weighted round-robin order, or the fewest requests in flight per
+ * weight -- among the members that are not standby, else among the
+ * standby ones.  Requests in flight are per-child gauges summed over the
+ * scoreboard's rows (see "Requests in flight" below).
  */
 
 #include <string.h>
@@ -151,9 +158,40 @@ static void mark_up(const revproxy_group *g, const revproxy_member *m,
     }
 }
 
-/* Whether a request may use m now.  A member whose retry has passed is
- * claimed by exactly one request (the compare-and-swap on down_until
- * moves it retry into the future), which probes it. */
+/* Whether the admin lets a request use ms: an active member takes any
+ * request, a drained one only the sticky requests for its route. */
+static int admitted(const revproxy_member_state *ms, int sticky)
+{
+    apr_uint32_t admin;
+
+    if (ms == NULL) {
+        return 1;
+    }
+    admin = apr_atomic_read32((volatile apr_uint32_t *)&ms->admin);
+    return admin == REVPROXY_ADMIN_ACTIVE
+           || (sticky && admin == REVPROXY_ADMIN_DRAIN);
+}
+
+/* Whether ms is up, or down with its retry passed (a request would probe
+ * it): what usable() would say, without claiming the probe. */
+static int looks_usable(const revproxy_member_state *ms, apr_time_t now)
+{
+    apr_uint32_t st;
+
+    if (ms == NULL) {
+        return 1;
+    }
+    st = apr_atomic_read32((volatile apr_uint32_t *)&ms->state);
+    return st == REVPROXY_MEMBER_UP
+           || (st == REVPROXY_MEMBER_DOWN
+               && (apr_time_t)apr_atomic_read64(
+                      (volatile apr_uint64_t *)&ms->down_until) <= now);
+}
+
+/* Whether a request may use m now (the admin's word is admitted()'s).  A
+ * member whose retry has passed is claimed by exactly one request (the
+ * compare-and-swap on down_until moves it retry into the future), which
+ * probes it. */
 static int usable(const revproxy_group *g, revproxy_member_state *ms,
                   apr_time_t now)
 {
@@ -161,9 +199,6 @@ static int usable(const revproxy_group *g, revproxy_member_state *ms,
 
     if (ms == NULL) {
         return 1;
-    }
-    if (apr_atomic_read32(&ms->admin) != REVPROXY_ADMIN_ACTIVE) {
-        return 0;               /* drained or disabled by the admin */
     }
     switch (apr_atomic_read32(&ms->state)) {
     case REVPROXY_MEMBER_UP:
@@ -181,26 +216,328 @@ static int usable(const revproxy_group *g, revproxy_member_state *ms,
     }
 }
 
-/* The next member in turn that is not tried yet and may be used. */
-static const revproxy_member *choose(const revproxy_group *g,
-                                     apr_uint32_t turn, char *tried)
+/* ---------------------------------------------------------------------- */
+/* Requests in flight                                                      */
+
+/* A member's requests in flight are gauge INFLIGHT of its slot in each
+ * child's row of the scoreboard, next to that child's connection gauges
+ * (revproxy_addr.gauges: [open, idle]); their sum over the rows in use is
+ * the member's count.  A child that crashes mid-request cannot give its
+ * count back, but the parent frees its row when it exits
+ * (revproxy_score_child_exited), and with the row its gauges leave the
+ * sum: no count leaks past the child that took it.  Within a child, a
+ * pool cleanup of the request gives the count back on every path (an
+ * error, an aborted client, a failover). */
+#define GAUGE_INFLIGHT  2
+#define MEMBER_GAUGES   3
+
+long revproxy_backend_inflight(const revproxy_group *g,
+                               const revproxy_member *m)
+{
+    return revproxy_score_gauge_sum(g->score, REVPROXY_SCORE_MEMBER, m->slot,
+                                    GAUGE_INFLIGHT);
+}
+
+/* A request's hold on one member's in-flight count. */
+typedef struct inflight_hold {
+    volatile apr_uint32_t *gauge;       /* this child's; NULL: given back */
+} inflight_hold;
+
+static apr_status_t inflight_release(void *data)
+{
+    inflight_hold *h = data;
+
+    if (h->gauge) {
+        apr_atomic_dec32(h->gauge);
+        h->gauge = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Count a request in flight on m, unless that would pass its maxconns
+ * (the count is raised first and checked after, so that two children
+ * racing for the last place cannot both take it).  Returns the hold, or
+ * NULL when m is full.  Without a row in the scoreboard nothing is
+ * counted, and nothing is full. */
+static inflight_hold *inflight_take(request_rec *r, const revproxy_group *g,
+                                    const revproxy_member *m)
+{
+    apr_uint32_t *gauges = revproxy_score_gauges(g->score,
+                                                 REVPROXY_SCORE_MEMBER,
+                                                 m->slot);
+    inflight_hold *h = apr_palloc(r->pool, sizeof(*h));
+
+    h->gauge = gauges ? &gauges[GAUGE_INFLIGHT] : NULL;
+    if (h->gauge == NULL) {
+        return h;
+    }
+    apr_atomic_inc32(h->gauge);
+    if (m->maxconns > 0 && revproxy_backend_inflight(g, m) > m->maxconns) {
+        apr_atomic_dec32(h->gauge);
+        return NULL;
+    }
+    apr_pool_cleanup_register(r->pool, h, inflight_release,
+                              apr_pool_cleanup_null);
+    return h;
+}
+
+/* Give back a hold before the request ends (it moves to another member). */
+static void inflight_drop(request_rec *r, inflight_hold *h)
+{
+    if (h && h->gauge) {
+        apr_pool_cleanup_run(r->pool, h, inflight_release);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Choosing a member                                                       */
+
+/* What one request's search for a member knows. */
+typedef struct search {
+    apr_uint32_t turn;          /* the group's turn this request took */
+    char *tried;                /* per member: chosen before */
+    int full;                   /* a usable member was full (maxconns) */
+    const revproxy_member *sticky;  /* the member its cookie names */
+    int sticky_valid;           /* ... and that member was up */
+    inflight_hold *hold;        /* the chosen member's in-flight count */
+} search;
+
+/* m as the request's member, if it can be: admitted, not full, usable
+ * (which claims a probe).  Sets sr->hold. */
+static int try_member(request_rec *r, const revproxy_group *g,
+                      const revproxy_member *m, int sticky, search *sr,
+                      apr_time_t now)
+{
+    inflight_hold *h;
+
+    if (!admitted(m->state, sticky) || !looks_usable(m->state, now)) {
+        return 0;
+    }
+    if ((h = inflight_take(r, g, m)) == NULL) {
+        sr->full = 1;
+        return 0;
+    }
+    if (!usable(g, m->state, now)) {
+        inflight_drop(r, h);
+        return 0;
+    }
+    sr->hold = h;
+    return 1;
+}
+
+/* Whether member i may be considered in this pass. */
+static int candidate(const revproxy_group *g, const search *sr, int i,
+                     int standby, const char *skip, apr_time_t now)
+{
+    const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                              revproxy_member);
+
+    return !sr->tried[i] && !skip[i] && m->standby == standby
+           && admitted(m->state, 0) && looks_usable(m->state, now);
+}
+
+/* A fresh turn of the group's. */
+static apr_uint32_t next_turn(const revproxy_group *g)
+{
+    static apr_uint32_t local_turn;     /* without shared memory */
+
+    return g->state ? apr_atomic_inc32(&g->state->turn) : local_turn++;
+}
+
+/* Round-robin: the member at the request's turn in the smooth weighted
+ * order.  One that cannot be used is passed over by taking a fresh turn
+ * (not the next place: that would give the place of a member that is
+ * down to the one after it, every round, and skew the shares); if the
+ * fresh turns, which other requests take as well, missed every usable
+ * member, one walk over the order from there settles it. */
+static int choose_rr(request_rec *r, const revproxy_group *g, search *sr,
+                     int standby, char *skip, apr_time_t now)
+{
+    const int *seq = g->wrr[standby];
+    apr_uint32_t len = (apr_uint32_t)g->wrr_len[standby], t = sr->turn;
+    apr_uint32_t k;
+
+    for (k = 0; k < 2 * len; k++) {
+        int i = seq[(k < len ? t : t + k) % len];
+        if (candidate(g, sr, i, standby, skip, now)) {
+            if (try_member(r, g, &APR_ARRAY_IDX(g->members, i,
+                                                revproxy_member),
+                           0, sr, now)) {
+                return i;
+            }
+            skip[i] = 1;
+        }
+        if (k + 1 < len) {
+            t = next_turn(g);
+        }
+    }
+    return -1;
+}
+
+/* Least busy: the fewest requests in flight per weight (a/wa < b/wb as
+ * a*wb < b*wa); ties go to the first in round-robin order from the turn. */
+static int choose_leastbusy(request_rec *r, const revproxy_group *g,
+                            search *sr, int standby, char *skip,
+                            apr_time_t now)
 {
     int n = g->members->nelts, k;
-    apr_time_t now = apr_time_now();
 
-    for (k = 0; k < n; k++) {
-        int i = (int)((turn + (apr_uint32_t)k) % (apr_uint32_t)n);
+    for (;;) {
+        int best = -1;
+        long best_load = 0, best_weight = 1;
+        for (k = 0; k < n; k++) {
+            int i = (int)((sr->turn + (apr_uint32_t)k) % (apr_uint32_t)n);
+            const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                                      revproxy_member);
+            long load;
+            if (!candidate(g, sr, i, standby, skip, now)) {
+                continue;
+            }
+            load = revproxy_backend_inflight(g, m);
+            if (best < 0 || load * best_weight < best_load * m->weight) {
+                best = i;
+                best_load = load;
+                best_weight = m->weight;
+            }
+        }
+        if (best < 0) {
+            return -1;
+        }
+        if (try_member(r, g, &APR_ARRAY_IDX(g->members, best,
+                                            revproxy_member), 0, sr, now)) {
+            return best;
+        }
+        skip[best] = 1;
+    }
+}
+
+/* The next member for the request, not tried before, with its in-flight
+ * count taken: the member its cookie names while that is up (drained
+ * included), else one by lbmethod among the members that are not standby,
+ * else -- while none of them is usable -- among the standby ones. */
+static const revproxy_member *choose(request_rec *r, const revproxy_group *g,
+                                     search *sr)
+{
+    char skip[REVPROXY_MAX_MEMBERS];
+    apr_time_t now = apr_time_now();
+    int standby, i = -1;
+
+    sr->hold = NULL;
+    if (sr->sticky && sr->sticky_valid) {
+        i = (int)(sr->sticky - (const revproxy_member *)g->members->elts);
+        if (!sr->tried[i] && try_member(r, g, sr->sticky, 1, sr, now)) {
+            sr->tried[i] = 1;
+            return sr->sticky;
+        }
+    }
+    memset(skip, 0, sizeof(skip));
+    for (standby = 0; standby <= 1; standby++) {
+        i = g->lbmethod == REVPROXY_LB_LEASTBUSY
+            ? choose_leastbusy(r, g, sr, standby, skip, now)
+            : choose_rr(r, g, sr, standby, skip, now);
+        if (i >= 0) {
+            sr->tried[i] = 1;
+            return &APR_ARRAY_IDX(g->members, i, revproxy_member);
+        }
+        if (sr->full) {
+            break;              /* a primary is only busy: wait for it */
+        }
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sticky sessions                                                         */
+
+/* The member whose route a cookie value names: the value is the route,
+ * or ends in ".ROUTE" (Tomcat's jvmRoute). */
+static const revproxy_member *route_member(const revproxy_group *g,
+                                           const char *val, apr_size_t len)
+{
+    int i;
+
+    for (i = 0; i < g->members->nelts; i++) {
         const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
                                                   revproxy_member);
-        if (tried[i]) {
-            continue;
-        }
-        if (usable(g, m->state, now)) {
-            tried[i] = 1;
+        apr_size_t rl = strlen(m->route);
+        if ((len == rl && memcmp(val, m->route, rl) == 0)
+            || (len > rl && val[len - rl - 1] == '.'
+                && memcmp(val + len - rl, m->route, rl) == 0)) {
             return m;
         }
     }
     return NULL;
+}
+
+typedef struct cookie_find {
+    const revproxy_group *g;
+    const revproxy_member *m;
+} cookie_find;
+
+/* One Cookie field: "a=b; c=d". */
+static int cookie_field(void *data, const char *key, const char *val)
+{
+    cookie_find *cf = data;
+    apr_size_t nl = strlen(cf->g->sticky);
+    const char *p = val;
+
+    (void)key;
+    while (*p && cf->m == NULL) {
+        const char *end, *eq;
+        while (*p == ' ' || *p == '\t' || *p == ';') {
+            p++;
+        }
+        end = p + strcspn(p, ";");
+        eq = memchr(p, '=', (apr_size_t)(end - p));
+        if (eq && (apr_size_t)(eq - p) == nl
+            && strncmp(p, cf->g->sticky, nl) == 0) {
+            const char *v = eq + 1, *ve = end;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) {
+                ve--;
+            }
+            if (ve - v >= 2 && *v == '"' && ve[-1] == '"') {
+                v++;
+                ve--;
+            }
+            cf->m = route_member(cf->g, v, (apr_size_t)(ve - v));
+        }
+        p = end;
+    }
+    return cf->m == NULL;
+}
+
+/* The member the request's sticky cookie names, and whether that is a
+ * valid route now: the member is up (or due for its probe) and not
+ * disabled. */
+static void find_sticky(request_rec *r, const revproxy_group *g, search *sr)
+{
+    cookie_find cf;
+
+    cf.g = g;
+    cf.m = NULL;
+    if (g->sticky == NULL) {
+        return;
+    }
+    apr_table_do(cookie_field, &cf, r->headers_in, "Cookie", NULL);
+    sr->sticky = cf.m;
+    sr->sticky_valid = cf.m && admitted(cf.m->state, 1)
+                       && looks_usable(cf.m->state, apr_time_now());
+}
+
+/* stickyinsert: the member that answered, when the request did not name
+ * it by a valid route, sets the cookie. */
+static void insert_sticky(request_rec *r, const revproxy_group *g,
+                          const search *sr, const revproxy_member *m)
+{
+    if (g->sticky == NULL || !g->stickyinsert
+        || (sr->sticky == m && sr->sticky_valid)) {
+        return;
+    }
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_pstrcat(r->pool, g->sticky, "=", m->route,
+                               "; Path=/; HttpOnly",
+                               strcasecmp(ap_http_scheme(r), "https") == 0
+                               ? "; Secure" : "", NULL));
 }
 
 /* Seconds until the first member may be tried again (at least 1). */
@@ -232,6 +569,65 @@ static long retry_after(const revproxy_group *g)
     return (long)((best + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
 }
 
+/* The smooth weighted round-robin order (nginx's) of the members that
+ * are standby or not: each round every member gains its weight, the one
+ * with the most goes next and gives back the sum of the weights.  Over
+ * its length (the sum) each member comes weight times, spread out rather
+ * than in runs; the group's shared turn walks it, so the shares hold
+ * across threads and children. */
+static void make_wrr(revproxy_group *g, apr_pool_t *p, int standby)
+{
+    int n = g->members->nelts, total = 0, i, k;
+    int *cur = apr_pcalloc(p, sizeof(int) * (apr_size_t)n);
+    int *seq;
+
+    for (i = 0; i < n; i++) {
+        const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                                  revproxy_member);
+        total += m->standby == standby ? m->weight : 0;
+    }
+    seq = apr_palloc(p, sizeof(int) * (apr_size_t)(total ? total : 1));
+    for (k = 0; k < total; k++) {
+        int best = -1;
+        for (i = 0; i < n; i++) {
+            const revproxy_member *m = &APR_ARRAY_IDX(g->members, i,
+                                                      revproxy_member);
+            if (m->standby != standby) {
+                continue;
+            }
+            cur[i] += m->weight;
+            if (best < 0 || cur[i] > cur[best]) {
+                best = i;
+            }
+        }
+        cur[best] -= total;
+        seq[k] = best;
+    }
+    g->wrr[standby] = seq;
+    g->wrr_len[standby] = total;
+}
+
+const char *revproxy_backend_prepare(revproxy_group *g, apr_pool_t *p)
+{
+    int i;
+
+    if (g->members->nelts == 0) {
+        return apr_psprintf(p, "RevProxyBackend %s: no member URL "
+                            "(http://HOST[:PORT][/PATH] or https://... in "
+                            "RevProxyBackend, or RevProxyMember %s URL; %s)",
+                            g->name, g->name, g->where);
+    }
+    for (i = 0; i < g->members->nelts; i++) {
+        revproxy_member *m = &APR_ARRAY_IDX(g->members, i, revproxy_member);
+        if (m->maxconns == 0) {
+            m->maxconns = g->maxconns;
+        }
+    }
+    make_wrr(g, p, 0);
+    make_wrr(g, p, 1);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Scoreboard slots                                                        */
 
@@ -257,9 +653,10 @@ void revproxy_backend_score_kinds(revproxy_score_keys *k, apr_time_t now)
     fresh.state.hc_ok = 1;
     revproxy_score_kind_set(k, REVPROXY_SCORE_GROUP, sizeof(group_slot),
                             NULL, 0);
-    /* Per child: the connections open and idle (revproxy_addr.gauges). */
+    /* Per child: the connections open and idle (revproxy_addr.gauges),
+     * and the requests in flight (GAUGE_INFLIGHT). */
     revproxy_score_kind_set(k, REVPROXY_SCORE_MEMBER, sizeof(member_slot),
-                            &fresh, 2);
+                            &fresh, MEMBER_GAUGES);
 }
 
 /* The admin state of a member whose slot was taken over from the last
@@ -399,10 +796,12 @@ static int after_failure(revproxy_exchange *x, const revproxy_group *g,
         mark_down(g, m, m->state, REVPROXY_MEMBER_DOWN,
                   x->why ? x->why : "failed", r, rule);
     }
-    else if (x->fail == REVPROXY_FAIL_BAD) {
-        /* Connected, but no usable answer: the request may have been what
-         * broke it, so one such request does not take the member out;
-         * fails= of them in a row do. */
+    else if (x->fail == REVPROXY_FAIL_BAD
+             || (x->fail == REVPROXY_FAIL_TIMEOUT && g->failontimeout)) {
+        /* Connected, but no usable answer (with failontimeout=on: none in
+         * time): the request may have been what broke it, so one such
+         * request does not take the member out; fails= of them in a row
+         * do. */
         fo->sent++;
         fo->sent_status = status;
         fo->sent_why = x->why;
@@ -472,25 +871,131 @@ static int no_member_left(revproxy_exchange *x, const revproxy_group *g,
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+/* Whether status is one of failonstatus=. */
+static int fails_on(const revproxy_group *g, int status)
+{
+    int i;
+
+    for (i = 0; g->failonstatus && i < g->failonstatus->nelts; i++) {
+        if (APR_ARRAY_IDX(g->failonstatus, i, int) == status) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The answer of m has a status of failonstatus=: m is marked down at
+ * once.  Returns the member the request moves on to (its in-flight count
+ * taken, x reset for it), or NULL: the answer goes to the client (the
+ * move would not be safe, maxattempts is reached, or no member is left). */
+static const revproxy_member *after_status(revproxy_exchange *x,
+                                           const revproxy_group *g,
+                                           const revproxy_member *m,
+                                           const revproxy_rule *rule,
+                                           search *sr, failover *fo)
+{
+    request_rec *r = x->r;
+    inflight_hold *hold = sr->hold;
+    const revproxy_member *next;
+    int status = x->status;
+
+    mark_down(g, m, m->state, REVPROXY_MEMBER_DOWN,
+              apr_psprintf(r->pool, "answered %d (failonstatus)", status),
+              r, rule);
+    fo->sent++;
+    if (fo->sent >= g->max_attempts || x->streamed
+        || !revproxy_x_replayable(x)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0331)
+                      "backend group %s: member %s answered %d "
+                      "(failonstatus); the answer goes to the client (%s)",
+                      g->name, m->url, status, fo->sent >= g->max_attempts
+                      ? "maxattempts reached" : "the request cannot be sent "
+                      "again: bytes of it reached the member and the method "
+                      "is not idempotent");
+        return NULL;
+    }
+    next = choose(r, g, sr);
+    if (next == NULL) {
+        sr->hold = hold;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0331)
+                      "backend group %s: member %s answered %d "
+                      "(failonstatus); the answer goes to the client (no "
+                      "other member)", g->name, m->url, status);
+        return NULL;
+    }
+    if (!revproxy_x_reset(x)) {
+        /* Cannot happen after replayable said yes; keep the answer gone
+         * honest: no member left for it. */
+        inflight_drop(r, sr->hold);
+        sr->hold = hold;
+        return NULL;
+    }
+    inflight_drop(r, hold);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RVPLOGNO(0307)
+                  "backend group %s: member %s failed (answered %d, "
+                  "failonstatus), trying the next one", g->name, m->url,
+                  status);
+    return next;
+}
+
+/* Every usable member was full (maxconns) for acquire=: 503 with
+ * Retry-After: 1. */
+static int all_full(request_rec *r, const revproxy_group *g,
+                    const revproxy_rule *rule)
+{
+    if (g->counters) {
+        apr_atomic_inc64(&g->counters->unavailable);
+    }
+    apr_table_setn(r->err_headers_out, "Retry-After", "1");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RVPLOGNO(0330)
+                  "backend group %s (%s \"%s\" at %s): every usable member "
+                  "has maxconns requests in flight (waited acquire=%s); "
+                  "answered 503 with Retry-After: 1", g->name,
+                  rule->directive, rule->pattern, rule->where,
+                  duration_text(r->pool, g->acquire));
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* The next member, waiting up to acquire= while every usable one is
+ * full.  NULL with *full set: they stayed full. */
+#define ACQUIRE_POLL apr_time_from_msec(10)
+
+static const revproxy_member *choose_or_wait(request_rec *r,
+                                             const revproxy_group *g,
+                                             search *sr, apr_time_t deadline)
+{
+    const revproxy_member *m;
+
+    for (;;) {
+        sr->full = 0;
+        if ((m = choose(r, g, sr)) != NULL || !sr->full
+            || apr_time_now() >= deadline) {
+            return m;
+        }
+        apr_sleep(ACQUIRE_POLL);
+    }
+}
+
 int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
                            const revproxy_rule *rule, revproxy_pick *pick)
 {
-    static apr_uint32_t local_turn;     /* without shared memory */
     request_rec *r = x->r;
-    revproxy_group_state *gs = g->state;
     const char *path = x->path;
-    char *tried = apr_pcalloc(r->pool, g->members->nelts);
     const revproxy_member *m;
     failover fo = { 0, 0, HTTP_BAD_GATEWAY, NULL };
-    apr_uint32_t turn;
+    search sr;
 
     memset(pick, 0, sizeof(*pick));
+    memset(&sr, 0, sizeof(sr));
     pick->group = g;
     if (g->counters) {
         apr_atomic_inc64(&g->counters->requests);
     }
-    turn = gs ? apr_atomic_inc32(&gs->turn) : local_turn++;
-    while ((m = choose(g, turn, tried)) != NULL) {
+    sr.tried = apr_pcalloc(r->pool, g->members->nelts);
+    sr.turn = next_turn(g);
+    find_sticky(r, g, &sr);
+    m = choose_or_wait(r, g, &sr, apr_time_now() + g->acquire);
+    while (m != NULL) {
         revproxy_score_member *mc = m->counters;
         apr_off_t in0 = x->bytes_in, out0 = x->bytes_out;
         apr_time_t t0 = apr_time_now();
@@ -506,11 +1011,26 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
         }
         status = revproxy_x_start(x);
         if (status == OK) {
+            const revproxy_member *next;
             count_latency(mc, apr_time_now() - t0);
-            if (m->state && apr_atomic_read32(&m->state->fails_in_row)) {
-                apr_atomic_set32(&m->state->fails_in_row, 0);
+            if (fails_on(g, x->status)
+                && (next = after_status(x, g, m, rule, &sr, &fo)) != NULL) {
+                if (mc) {
+                    apr_atomic_add64(&mc->bytes_in,
+                                     (apr_uint64_t)(x->bytes_in - in0));
+                    apr_atomic_add64(&mc->bytes_out,
+                                     (apr_uint64_t)(x->bytes_out - out0));
+                }
+                m = next;
+                continue;
             }
-            mark_up(g, m, m->state, r, "a request succeeded");
+            if (!fails_on(g, x->status)) {
+                if (m->state && apr_atomic_read32(&m->state->fails_in_row)) {
+                    apr_atomic_set32(&m->state->fails_in_row, 0);
+                }
+                mark_up(g, m, m->state, r, "a request succeeded");
+            }
+            insert_sticky(r, g, &sr, m);
             pick->member = m;
             pick->in0 = in0;
             pick->out0 = out0;
@@ -525,6 +1045,11 @@ int revproxy_backend_start(revproxy_exchange *x, const revproxy_group *g,
             || !after_failure(x, g, m, rule, status, &fo)) {
             return status;
         }
+        inflight_drop(r, sr.hold);
+        m = choose_or_wait(r, g, &sr, apr_time_now() + g->acquire);
+    }
+    if (sr.full && fo.sent == 0) {
+        return all_full(r, g, rule);
     }
     return no_member_left(x, g, rule, &fo);
 }
@@ -591,8 +1116,26 @@ static const char *hc_failure(apr_pool_t *p, const revproxy_addr *a,
     return "connection closed before the response head";
 }
 
-/* One check of m with the client core: GET (Connection: close) of the
- * member's base path and hcheckuri; 200-399 passes. */
+/* Whether a check's status passes: hcexpect=, by default 200-399. */
+static int hc_expected(const revproxy_group *g, int status)
+{
+    int i;
+
+    if (g->hcexpect == NULL) {
+        return status >= 200 && status < 400;
+    }
+    for (i = 0; i < g->hcexpect->nelts; i++) {
+        const revproxy_status_range *sr
+            = &APR_ARRAY_IDX(g->hcexpect, i, revproxy_status_range);
+        if (status >= sr->lo && status <= sr->hi) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One check of m with the client core: hcmethod (Connection: close) of
+ * the member's base path and hcheckuri; hcexpect decides. */
 static int hc_check(const revproxy_group *g, const revproxy_member *m,
                     apr_pool_t *p, const char **why)
 {
@@ -611,14 +1154,15 @@ static int hc_check(const revproxy_group *g, const revproxy_member *m,
     apr_table_setn(own, "Host", m->hostport);
     apr_table_setn(own, "User-Agent", "mod_revproxy health check");
     memset(&hs, 0, sizeof(hs));
-    hs.method = "GET";
+    hs.method = g->hcmethod;
     hs.target = apr_pstrcat(p, m->base, g->hcheck_uri, NULL);
     hs.own = own;
     hs.close = 1;
     head = revproxy_head_build(p, &hs, &hlen);
 
     c = revproxy_client_make(p, apr_bucket_alloc_create(p), &a, &g->hc_lim);
-    revproxy_client_expect(c, 0, 0, REVPROXY_BODY_NONE, 0);
+    revproxy_client_expect(c, strcmp(hs.method, "HEAD") == 0, 0,
+                           REVPROXY_BODY_NONE, 0);
     *why = NULL;
     kind = revproxy_client_connect(c, 0);
     if (kind != REVPROXY_FAIL_NONE) {
@@ -637,8 +1181,28 @@ static int hc_check(const revproxy_group *g, const revproxy_member *m,
         return 0;
     }
     status = revproxy_client_response(c)->status;
-    *why = apr_psprintf(p, "GET %s answered %d", hs.target, status);
-    return status >= 200 && status < 400;
+    *why = apr_psprintf(p, "%s %s answered %d", hs.method, hs.target,
+                        status);
+    return hc_expected(g, status);
+}
+
+/* The streak of checks in a row, with this one counted: > 0 passes,
+ * < 0 failures.  Only the owner of the checks writes it. */
+static int hc_count(revproxy_member_state *ms, int ok)
+{
+    apr_int32_t streak = (apr_int32_t)apr_atomic_read32(&ms->hc_streak);
+
+    if (ok) {
+        streak = streak > 0 ? streak + 1 : 1;
+    }
+    else {
+        streak = streak < 0 ? streak - 1 : -1;
+    }
+    if (streak > 1000000 || streak < -1000000) {
+        streak = streak > 0 ? 1000000 : -1000000;
+    }
+    apr_atomic_set32(&ms->hc_streak, (apr_uint32_t)streak);
+    return (int)streak;
 }
 
 static void hc_member(const revproxy_group *g, const revproxy_member *m,
@@ -647,7 +1211,7 @@ static void hc_member(const revproxy_group *g, const revproxy_member *m,
     revproxy_member_state *ms = m->state;
     apr_time_t now = apr_time_now();
     const char *why;
-    int ok;
+    int ok, streak;
 
     if (ms == NULL
         || (apr_time_t)apr_atomic_read64(&ms->hc_next) > now) {
@@ -658,14 +1222,27 @@ static void hc_member(const revproxy_group *g, const revproxy_member *m,
     apr_atomic_inc64(&ms->hc_checks);
     apr_atomic_set64(&ms->hc_last, (apr_uint64_t)apr_time_now());
     apr_atomic_set32(&ms->hc_ok, ok);
+    streak = hc_count(ms, ok);
     if (ok) {
-        mark_up(g, m, ms, NULL, "health check passed");
+        if (streak >= g->hcpasses) {
+            mark_up(g, m, ms, NULL, apr_psprintf(p, "health check passed"
+                                                 "%s", g->hcpasses > 1
+                                                 ? apr_psprintf(p, " %d "
+                                                   "times in a row",
+                                                   streak) : ""));
+        }
     }
     else {
         apr_atomic_inc64(&ms->hc_failed);
-        mark_down(g, m, ms, REVPROXY_MEMBER_HCDOWN,
-                  apr_psprintf(p, "GET %s%s: %s", m->base, g->hcheck_uri,
-                               why ? why : "failed"), NULL, NULL);
+        if (-streak >= g->hcfails) {
+            mark_down(g, m, ms, REVPROXY_MEMBER_HCDOWN,
+                      apr_psprintf(p, "%s %s%s: %s%s", g->hcmethod, m->base,
+                                   g->hcheck_uri, why ? why : "failed",
+                                   g->hcfails > 1
+                                   ? apr_psprintf(p, " (%d times in a row)",
+                                                  -streak) : ""),
+                      NULL, NULL);
+        }
     }
 }
 

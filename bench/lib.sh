@@ -13,7 +13,8 @@
 declare -A LABEL=([revproxy]="httpd+mod_revproxy" [proxypass]="httpd+ProxyPass"
                   [proxypassmatch]="httpd+ProxyPassMatch" [nginx]="nginx proxy_pass"
                   [reproxy]="httpd+mod_revproxy+reproxy" [direct]="backend direct"
-                  [baseline]="httpd+mod_revproxy (base)")
+                  [baseline]="httpd+mod_revproxy (base)"
+                  [group]="httpd+revproxy group")
 
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -267,6 +268,17 @@ EOF
             revproxy)
                 echo "LoadModule revproxy_module $TOP/.libs/mod_revproxy.so"
                 echo "RevProxyPass \"^/(.*)\$\" \"http://127.0.0.1:$bport/\$1\"" ;;
+            group)
+                # A group of 3 members, leastbusy: the one backend under
+                # three URLs (the same path written three ways), so that
+                # the cost of choosing a member is what differs from the
+                # revproxy front.
+                echo "LoadModule revproxy_module $TOP/.libs/mod_revproxy.so"
+                echo "RevProxyBackend front lbmethod=leastbusy"
+                for b in "" /. /./.; do
+                    echo "RevProxyMember front http://127.0.0.1:$bport$b"
+                done
+                echo "RevProxyPass \"^/(.*)\$\" \"backend://front/\$1\"" ;;
             baseline)
                 echo "LoadModule revproxy_module $BASELINE/mod_revproxy.so"
                 echo "RevProxyPass \"^/(.*)\$\" \"http://127.0.0.1:$bport/\$1\"" ;;

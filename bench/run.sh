@@ -9,6 +9,8 @@
 # with its own config in a temporary directory:
 #
 #   revproxy        httpd + mod_revproxy   RevProxyPass "^/(.*)$" "http://B/$1"
+#   group           httpd + mod_revproxy   the same to backend://front/$1, a
+#                                          group of 3 members, leastbusy
 #   proxypass       httpd + mod_proxy_http ProxyPass / http://B/
 #   proxypassmatch  httpd + mod_proxy_http ProxyPassMatch "^/(.*)$" "http://B/$1"
 #   nginx           nginx proxy_pass, upstream keepalive
@@ -27,8 +29,8 @@
 #   BENCH_WARMUP     seconds of warm-up before each run [1]
 #   BENCH_SIZES      bodies: 100 10k 1m [100 10k 1m]
 #   BENCH_CONNS      wrk connections [8 32]
-#   BENCH_FRONTS     [revproxy proxypass proxypassmatch nginx, and baseline
-#                    when BENCH_BASELINE is set]
+#   BENCH_FRONTS     [revproxy group proxypass proxypassmatch nginx, and
+#                    baseline when BENCH_BASELINE is set]
 #   BENCH_BASELINE   a directory holding another build's mod_revproxy.so
 #                    (e.g. .libs of a `git worktree` of an older commit): the
 #                    front "baseline" runs it with the same config, so that
@@ -40,8 +42,8 @@
 #                    each; the table shows medians [3]
 #   BENCH_SSE_EVENTS events per SSE measurement, 100 ms apart [30]
 #   BENCH_PORT_BASE  first port [7000]; backend +1, SSE backend +2, fronts
-#                    +10..+14 (revproxy, proxypass, proxypassmatch, nginx,
-#                    reproxy); each also BENCH_PORT_<NAME>, e.g.
+#                    +10..+16 (revproxy, proxypass, proxypassmatch, nginx,
+#                    reproxy, baseline, group); each also BENCH_PORT_<NAME>, e.g.
 #                    BENCH_PORT_BACKEND, BENCH_PORT_REVPROXY
 #   BENCH_RESULTS    where the table goes [bench/last-results.txt]
 #   BENCH_NO_DEPS=1  skip build/deps.sh;  BENCH_NO_BUILD=1  skip the build
@@ -59,9 +61,9 @@ BASELINE=${BENCH_BASELINE:-}
 if [ -n "$BASELINE" ]; then
     BASELINE=$(cd "$BASELINE" && pwd)
     [ -f "$BASELINE/mod_revproxy.so" ] || { echo "bench: no $BASELINE/mod_revproxy.so" >&2; exit 1; }
-    FRONTS=${BENCH_FRONTS:-revproxy baseline proxypass proxypassmatch nginx}
+    FRONTS=${BENCH_FRONTS:-revproxy baseline group proxypass proxypassmatch nginx}
 else
-    FRONTS=${BENCH_FRONTS:-revproxy proxypass proxypassmatch nginx}
+    FRONTS=${BENCH_FRONTS:-revproxy group proxypass proxypassmatch nginx}
 fi
 PIN=${BENCH_PIN:-1}
 CPU_FRONT=${BENCH_CPU_FRONT:-0}
@@ -80,6 +82,7 @@ declare -A PORT=(
     [nginx]=${BENCH_PORT_NGINX:-$((BASE + 13))}
     [reproxy]=${BENCH_PORT_REPROXY:-$((BASE + 14))}
     [baseline]=${BENCH_PORT_BASELINE:-$((BASE + 15))}
+    [group]=${BENCH_PORT_GROUP:-$((BASE + 16))}
 )
 # shellcheck source=bench/lib.sh
 . "$TOP/bench/lib.sh"

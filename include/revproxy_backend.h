@@ -4,8 +4,13 @@
  * revproxy_backend -- backend groups: `RevProxyBackend NAME URL [URL ...]
  * [option ...]` and the `backend://NAME/PATH` destinations that use them.
  *
- * Requests go round-robin over the members of a group (one counter in
- * the scoreboard, so all threads and all child processes take turns).  A
+ * Requests go to the member a sticky cookie names, else by smooth
+ * weighted round-robin over the members of a group (one counter in the
+ * scoreboard indexing an order made at config time, so all threads and
+ * all child processes take turns), or to the least busy one; standby
+ * members only while no other is usable; a member at maxconns requests in
+ * flight (counted across children) is passed over, or waited for up to
+ * acquire.  A
  * member whose connect fails, or whose connection breaks before any
  * response byte, is marked down in the scoreboard for retry=D; the request
  * moves on to the next member when that is safe (no body byte sent yet,
@@ -62,8 +67,11 @@ typedef struct revproxy_member_state {
                                            said when the state was taken
                                            over: a change of status= in the
                                            config wins over the manager's */
-    volatile apr_uint32_t inflight;     /* requests in flight, all children */
-    volatile apr_uint32_t unused;
+    volatile apr_uint32_t inflight;     /* not kept: requests in flight are
+                                           a per-child gauge, summed (see
+                                           revproxy_backend_inflight) */
+    volatile apr_uint32_t hc_streak;    /* health checks in a row: > 0
+                                           passed, < 0 failed (as int32) */
     volatile apr_uint64_t since;        /* apr_time_t of the last change
                                            of state, or of the start */
     volatile apr_uint64_t down_until;   /* down: not tried before */
@@ -84,6 +92,16 @@ typedef struct revproxy_group_state {
 #define REVPROXY_DEFAULT_FAILS         3
 #define REVPROXY_DEFAULT_MAX_ATTEMPTS  3
 #define REVPROXY_MAX_MEMBERS           256
+#define REVPROXY_MAX_WEIGHT            100
+
+/* lbmethod= */
+#define REVPROXY_LB_ROUNDROBIN  0
+#define REVPROXY_LB_LEASTBUSY   1
+
+/* One range of statuses of hcexpect= (a single status: lo == hi). */
+typedef struct revproxy_status_range {
+    int lo, hi;
+} revproxy_status_range;
 
 typedef struct revproxy_member {
     const char *url;            /* as configured, for logs and the status */
@@ -95,7 +113,8 @@ typedef struct revproxy_member {
     int standby;                /* standby: only while no other is usable */
     const char *route;          /* route=, default its position: "1", "2" */
     int admin_conf;             /* status=: REVPROXY_ADMIN_* at start */
-    int maxconns;               /* maxconns=, 0: no limit */
+    int maxconns;               /* maxconns=, 0: the group's (resolved in
+                                   check_config); 0 then: no limit */
     int slot;                   /* in the scoreboard (post_config) */
     revproxy_member_state *state;       /* in its slot (post_config); */
     revproxy_score_member *counters;    /* NULL without shared memory */
@@ -104,8 +123,6 @@ typedef struct revproxy_member {
 typedef struct revproxy_group {
     const char *name;
     const char *where;          /* "file:line" */
-    const char *definition;     /* every argument: the state survives a
-                                   graceful restart when this is unchanged */
     server_rec *server;         /* where RevProxyBackend appears: its TLS
                                    settings are the members' */
     apr_array_header_t *members;            /* revproxy_member */
@@ -123,6 +140,25 @@ typedef struct revproxy_group {
     int tls_verify_on;                      /* resolved: 0 or 1 */
     apr_interval_time_t hcheck;             /* 0: no health check */
     const char *hcheck_uri;                 /* default "/" */
+    const char *hcmethod;                   /* GET (default), HEAD, OPTIONS */
+    apr_array_header_t *hcexpect;           /* revproxy_status_range;
+                                               NULL: 200-399 */
+    int hcfails, hcpasses;                  /* in a row, default 1 */
+    int lbmethod;                           /* REVPROXY_LB_* */
+    const int *wrr[2];                      /* the smooth weighted round-
+                                               robin order of member
+                                               indexes, wrr_len long (the
+                                               sum of the weights): [0]
+                                               of the members that are not
+                                               standby, [1] of the standby
+                                               ones */
+    int wrr_len[2];
+    const char *sticky;                     /* sticky=: the cookie, or NULL */
+    int stickyinsert;
+    int maxconns;                           /* maxconns=, 0: no limit */
+    apr_interval_time_t acquire;            /* acquire=, default 0 */
+    apr_array_header_t *failonstatus;       /* int; NULL: none */
+    int failontimeout;
     int slot;                               /* as a member's */
     revproxy_group_state *state;
     revproxy_score_group *counters;
@@ -140,6 +176,15 @@ typedef struct revproxy_pick {
 /* The group name refers to in groups (own, then inherited), or NULL. */
 const revproxy_group *revproxy_backend_find(const apr_array_header_t *groups,
                                             const char *name);
+
+/* At config time (check_config), once per group, before
+ * revproxy_backend_resolve: the members' resolved maxconns and the
+ * round-robin order.  Returns an error text (no member) or NULL. */
+const char *revproxy_backend_prepare(revproxy_group *g, apr_pool_t *p);
+
+/* Requests in flight on m now, summed over the children. */
+long revproxy_backend_inflight(const revproxy_group *g,
+                               const revproxy_member *m);
 
 /* At config time (check_config), once per group, in the server that
  * defines it: its TLS settings and that server's resolved limits, from

@@ -161,7 +161,8 @@ static const char *shown_state(apr_uint32_t admin, int up)
          : up ? "up" : "down";
 }
 
-static void read_member(const revproxy_score *sb, const revproxy_member *m,
+static void read_member(const revproxy_score *sb, const revproxy_group *g,
+                        const revproxy_member *m,
                         revproxy_status_member_view *v)
 {
     revproxy_member_state *ms = m->state;
@@ -203,6 +204,7 @@ static void read_member(const revproxy_score *sb, const revproxy_member *m,
     }
     v->open = revproxy_score_gauge_sum(sb, REVPROXY_SCORE_MEMBER, m->slot, 0);
     v->idle = revproxy_score_gauge_sum(sb, REVPROXY_SCORE_MEMBER, m->slot, 1);
+    v->inflight = revproxy_backend_inflight(g, m);
 }
 
 static void read_group(apr_pool_t *p, const revproxy_score *sb,
@@ -226,7 +228,7 @@ static void read_group(apr_pool_t *p, const revproxy_score *sb,
     v->nmembers = g->members->nelts;
     v->members = apr_pcalloc(p, (v->nmembers + 1) * sizeof(*v->members));
     for (j = 0; j < v->nmembers; j++) {
-        read_member(sb, &APR_ARRAY_IDX(g->members, j, revproxy_member),
+        read_member(sb, g, &APR_ARRAY_IDX(g->members, j, revproxy_member),
                     &v->members[j]);
     }
 }

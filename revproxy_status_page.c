@@ -75,7 +75,7 @@ static void html_member(request_rec *r, const revproxy_status_group_view *g,
                "<td>%" APR_UINT64_T_FMT "</td>"
                "<td>%" APR_UINT64_T_FMT "</td>"
                "<td>%" APR_UINT64_T_FMT "</td>"
-               "<td>%ld</td><td>%ld</td><td>%s</td><td>%s</td>"
+               "<td>%ld</td><td>%ld</td><td>%ld</td><td>%s</td><td>%s</td>"
                "<td>%s</td></tr>\n",
                esc(p, v->url), state_text(v),
                v->up ? ""
@@ -86,7 +86,7 @@ static void html_member(request_rec *r, const revproxy_status_group_view *g,
                               : 0),
                esc(p, when(p, v->since, now)),
                v->requests, v->fail[0], v->fail[1], v->fail[2], v->fail[3],
-               v->bytes_in, v->bytes_out, v->open, v->idle,
+               v->bytes_in, v->bytes_out, v->open, v->idle, v->inflight,
                ms_text(p, v->p50), ms_text(p, v->p99),
                g->hcheck <= 0 ? "off"
                : v->hc_checks == 0 ? "not yet"
@@ -118,7 +118,7 @@ static void html_group(request_rec *r, const revproxy_status_group_view *g,
              "<th>Since</th><th>Requests</th><th>Refused</th>"
              "<th>Timeout</th><th>Bad response</th><th>Aborted</th>"
              "<th>Bytes in</th><th>Bytes out</th><th>Open conns</th>"
-             "<th>Idle conns</th><th>Header p50</th><th>Header p99</th>"
+             "<th>Idle conns</th><th>In flight</th><th>Header p50</th><th>Header p99</th>"
              "<th>Health check</th></tr>\n", r);
     for (j = 0; j < g->nmembers; j++) {
         html_member(r, g, &g->members[j], now);
@@ -269,7 +269,7 @@ static void json_member(request_rec *r, const revproxy_status_group_view *g,
                "\"aborted\":%" APR_UINT64_T_FMT "},"
                "\"bytes_in\":%" APR_UINT64_T_FMT ","
                "\"bytes_out\":%" APR_UINT64_T_FMT ","
-               "\"connections\":{\"open\":%ld,\"idle\":%ld,\"busy\":%ld},"
+               "\"connections\":{\"open\":%ld,\"idle\":%ld},\"in_flight\":%ld,"
                "\"latency_ms\":{\"count\":%" APR_UINT64_T_FMT ","
                "\"p50\":%s,\"p99\":%s},"
                "\"health_check\":%s}",
@@ -281,8 +281,7 @@ static void json_member(request_rec *r, const revproxy_status_group_view *g,
                               ? (double)(v->down_until - now)
                                 / APR_USEC_PER_SEC : 0.0),
                v->requests, v->fail[0], v->fail[1], v->fail[2], v->fail[3],
-               v->bytes_in, v->bytes_out, v->open, v->idle,
-               v->open > v->idle ? v->open - v->idle : 0,
+               v->bytes_in, v->bytes_out, v->open, v->idle, v->inflight,
                v->lat_count, js_ms(p, v->p50), js_ms(p, v->p99),
                g->hcheck <= 0 ? "null"
                : apr_psprintf(p, "{\"checks\":%" APR_UINT64_T_FMT
@@ -590,6 +589,9 @@ static void metrics_members(request_rec *r, const revproxy_status_snapshot *s)
             v->bytes_in)
     MEMBERS("revproxy_member_sent_bytes_total", "counter",
             "Bytes sent to the member.", "%" APR_UINT64_T_FMT, v->bytes_out)
+    MEMBERS("revproxy_member_requests_in_flight", "gauge",
+            "Requests in flight to the member, summed over child processes.",
+            "%ld", v->inflight)
     metric_head(r, "revproxy_member_connections", "gauge",
                 "Connections to the member, summed over child processes.");
     for (i = 0; i < n; i++) {

@@ -67,8 +67,8 @@ typedef struct revproxy_member_state {
                                            said when the state was taken
                                            over: a change of status= in the
                                            config wins over the manager's */
-    volatile apr_uint32_t inflight;     /* not kept: requests in flight are
-                                           a per-child gauge, summed (see
+    volatile apr_uint32_t unused;       /* (requests in flight are a
+                                           per-child gauge, summed: see
                                            revproxy_backend_inflight) */
     volatile apr_uint32_t hc_streak;    /* health checks in a row: > 0
                                            passed, < 0 failed (as int32) */

@@ -38,6 +38,7 @@ typedef struct revproxy_status_member_view {
     apr_uint64_t lat_count, lat_sum;    /* lat_sum: microseconds */
     double p50, p99;            /* milliseconds; -1: no sample */
     long open, idle;            /* connections, over every child */
+    long inflight;              /* requests in flight, over every child */
     apr_uint64_t le[REVPROXY_STATUS_LE];    /* latencies at or below each
                                                bound (cumulative) */
     apr_uint64_t conn_new, conn_reused;     /* what brought the heads */

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 
 use File::Temp ();
+use JSON::PP ();
 use Apache::Test qw(-withtestmore);
 use RevProxyTest qw(config_test);
 use RevProxyInstance qw(member instance wait_until);
@@ -53,7 +54,16 @@ my $h = instance(mpm => 'prefork', servers => 2, conf => [
     'RevProxyMember t ' . url('t2') . ' weight=2',
     'RevProxyMember t ' . url('t3') . ' weight=3 standby',
     (map { qq{RevProxyPass "^/$_/(.*)\$" "backend://$_/\$1"} } qw(w lb sb d f t)),
+    '<Location /st>', 'SetHandler revproxy-status', '</Location>',
 ]);
+
+# The status page's in_flight of each member of group lb.
+sub in_flight {
+    my $j = JSON::PP::decode_json($h->get('/st?json')->{body});
+    my ($g) = grep { $_->{name} eq 'lb' } @{ $j->{backends} };
+    my %by = map { $_->{url} => $_->{in_flight} } @{ $g->{members} };
+    return map { $by{ url($_) } } @_;
+}
 
 # --- weights: 100 requests (20 x the sum of the weights), two children --------
 {
@@ -100,6 +110,8 @@ my $h = instance(mpm => 'prefork', servers => 2, conf => [
         or diag "@busy";
     my ($idle) = grep { !$busy[$_] } 0 .. 2;
     my $name = (qw(l1 l2 l3))[$idle // 0];
+    is_deeply [ in_flight(qw(l1 l2 l3)) ], [ map { $_ ? 1 : 0 } @busy ],
+        '... the status page shows them in flight (in_flight 1, 1, 0)';
     my @codes = map { $h->get("/lb/q$_")->{status} } 1 .. 6;
     is_deeply \@codes, [ (200) x 6 ], '... six quick GETs meanwhile: 200';
     my @q = hits('/q', qw(l1 l2 l3));
@@ -108,6 +120,8 @@ my $h = instance(mpm => 'prefork', servers => 2, conf => [
         is $c->response('GET', timeout => 15)->{status}, 200, '... a slow one ends 200';
         $c->close;
     }
+    is_deeply [ in_flight(qw(l1 l2 l3)) ], [ 0, 0, 0 ],
+        '... and none in flight once they ended';
     @codes = map { $h->get("/lb/e$_")->{status} } 1 .. 6;
     @q = hits('/e', qw(l1 l2 l3));
     is_deeply \@q, [ 2, 2, 2 ], '... with nothing in flight, ties go round-robin (2/2/2)';

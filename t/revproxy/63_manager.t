@@ -275,10 +275,7 @@ SKIP: {
     is $count->(), 'a=2 b=2 c=2', '... all three serve';
 
     # The configuration's status= (RevProxyMember) wins when it changes.
-    SKIP: {
-        my ($rc) = config_test([ 'RevProxyBackend g http://127.0.0.1:1',
-                                 'RevProxyMember g http://127.0.0.1:2 status=drain' ]);
-        skip 'RevProxyMember status= is not in this build', 5 if $rc;
+    {
         is $set->($n3, 'a', 'drain'), 303, 'a drained by the manager';
         @conf = ("RevProxyBackend pool $u{c} $u{b} retry=7",
                  "RevProxyMember pool $u{a} status=disabled", @manage);

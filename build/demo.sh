@@ -81,6 +81,7 @@ echo "the backend's /static/local.txt: you should not see this" > "$d/backend/st
 echo "a directory on the backend" > "$d/backend/dir/index.html"
 echo "docs.localhost was mapped to /docs/ by RevProxyPassFullURL" > "$d/backend/docs/readme.txt"
 echo "report.txt from the storage server, fetched by the front (X-Reproxy-Url)" > "$d/storage/report.txt"
+echo "hello from the standby member (the storage server)" > "$d/storage/index.html"
 head -c 10485760 /dev/urandom > "$d/backend/big.bin"
 cat > "$d/backend/cgi/events.cgi" <<'EOF'
 #!/bin/sh
@@ -177,13 +178,15 @@ Listen 127.0.0.1:$sport
 <VirtualHost 127.0.0.1:$port>
     DocumentRoot "$d/front"
 
-    # A backend group: the application, and a member nothing listens on
-    # (127.0.0.1:$dport).  A request that meets the dead member moves on to
-    # the live one; the dead one is left out for 30s (see the status page).
-    RevProxyBackend pool http://127.0.0.1:$bport http://127.0.0.1:$dport retry=30s
-    # --- balancer options: weight=N and standby on the members above, and
-    # --- RevProxyStatusManage On in <Location "/revproxy-status"> below, go
-    # --- here once they are available.
+    # A backend group: the application (twice the share), a member nothing
+    # listens on (127.0.0.1:$dport), and a standby member (the storage
+    # server) used only while no other member is usable.  A request that
+    # meets the dead member moves on to the live one; the dead one is left
+    # out for 30s (see the status page).
+    RevProxyBackend pool retry=30s
+    RevProxyMember pool http://127.0.0.1:$bport weight=2
+    RevProxyMember pool http://127.0.0.1:$dport
+    RevProxyMember pool http://127.0.0.1:$sport standby
     RevProxyPass "^/pool/(.*)\$" "backend://pool/\$1"
 
     # An exclusion: first match wins, so this comes before /app/.
@@ -206,8 +209,10 @@ Listen 127.0.0.1:$sport
         PreserveHeaders Content-Disposition
     </Location>
 
+    # The status page, also a manager (POST: drain, disable, bring back).
     <Location "/revproxy-status">
         SetHandler revproxy-status
+        RevProxyStatusManage On
         Require local
     </Location>
     <Location "/server-status">
@@ -238,7 +243,10 @@ try "curl -i $f/app/dir" 'backend redirect, Location rewritten'
 try "curl -d hello $f/app/cgi/echo.cgi" 'a POST with its body, X-Forwarded-*'
 try "curl -i -d hello $f/ro/cgi/echo.cgi" 'methods=GET,HEAD: not proxied (404)'
 try "curl -H 'Host: docs.localhost' $f/readme.txt" 'RevProxyPassFullURL'
-try "curl $f/pool/ $f/pool/" 'a group: its dead member is skipped'
+try "curl $f/pool/ $f/pool/ $f/pool/" 'a group: its dead member is skipped'
+nonce="\$(curl -s '$f/revproxy-status?json' | sed -n 's/.*\"nonce\":\"\([0-9a-f]*\)\".*/\\1/p')"
+try "curl -s -o /dev/null -w '%{http_code}\\n' -d \"group=pool&member=http://127.0.0.1:$bport&state=drain&nonce=$nonce\" $f/revproxy-status" 'drain the live member: 303'
+try "curl $f/pool/" 'the standby member answers'
 try "curl -i $f/download/report.txt" 'X-Reproxy-Url: the storage'"'"'s file'
 try "curl '$f/revproxy-status?json'" 'members up/down, counters (JSON)'
 try "curl -s '$f/revproxy-status?metrics' | grep _count" 'Prometheus histograms'

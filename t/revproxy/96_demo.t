@@ -20,7 +20,7 @@ my $demo = "$top/build/demo.sh";
 
 plan skip_all => 'curl is not installed (sh build/deps.sh demo)'
     unless system('command -v curl >/dev/null 2>&1') == 0;
-plan tests => 31;
+plan tests => 33;
 
 local $SIG{ALRM} = sub { die "96_demo.t: out of time\n" };
 alarm 240;
@@ -141,12 +141,14 @@ my @expect = (
     [ qr{-d hello \S+/app/cgi/echo\.cgi}, qr{method: POST.*body bytes: 5.*X-Forwarded-For: 127\.0\.0\.1}s ],
     [ qr{/ro/cgi/echo\.cgi}, qr{\AHTTP/1\.1 404 } ],
     [ qr{docs\.localhost}, qr{\Adocs\.localhost was mapped to /docs/} ],
-    [ qr{/pool/ \S+/pool/$}, qr{\Ahello from the backend\nhello from the backend\n\z} ],
+    [ qr{/pool/ \S+/pool/ \S+/pool/$}, qr{\A(?:hello from the backend\n){3}\z} ],
+    [ qr{state=drain&nonce=\$\(curl}, qr{\A303\n\z} ],
+    [ qr{^curl \S+/pool/$}, qr{\Ahello from the standby member} ],
     [ qr{/download/report\.txt}, qr{\AHTTP/1\.1 200 (?!.*own body).*^Content-Disposition: attachment; filename="report\.txt"\r?\n.*from the storage server}ms ],
     [ qr{status\?json'$}, qr{"url":"http://127\.0\.0\.1:$dead","state":"down"} ],
-    [ qr{\?metrics' \| grep _count$}, qr/^revproxy_rule_response_header_seconds_count\{[^}]*\^\/pool\/[^}]*\} 2$/m ],
+    [ qr{\?metrics' \| grep _count$}, qr/^revproxy_rule_response_header_seconds_count\{[^}]*\^\/pool\/[^}]*\} 4$/m ],
     [ qr{grep -o 'href}, qr{\Ahref="\?json"\nhref="\?metrics"\n\z} ],
-    [ qr{server-status\?auto' \| grep RevProxy$}, qr{^RevProxyMembersDown: 1$}m ],
+    [ qr{server-status\?auto' \| grep RevProxy$}, qr{^RevProxyMembersDown: 1\n.*^RevProxyMembersDrain: 1$}ms ],
 );
 my @cmds = map { /^  (curl .+?) +# [^#]*$/ ? $1 : () } @lines;
 is scalar(@cmds), scalar(@expect), 'as many commands as this test knows';

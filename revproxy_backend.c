@@ -358,7 +358,7 @@ static int choose_rr(request_rec *r, const revproxy_group *g, search *sr,
     apr_uint32_t k;
 
     for (k = 0; k < 2 * len; k++) {
-        int i = seq[(k < len ? t : t + k) % len];
+        int i = seq[t % len];
         if (candidate(g, sr, i, standby, skip, now)) {
             if (try_member(r, g, &APR_ARRAY_IDX(g->members, i,
                                                 revproxy_member),
@@ -367,9 +367,11 @@ static int choose_rr(request_rec *r, const revproxy_group *g, search *sr,
             }
             skip[i] = 1;
         }
-        if (k + 1 < len) {
-            t = next_turn(g);
-        }
+        /* A member this request failed on is its own history, not the
+         * group's: the next place, no turn taken from other requests
+         * (else a failing member would get the first try of every
+         * other request while it is still counted up). */
+        t = (k + 1 < len && !sr->tried[i]) ? next_turn(g) : t + 1;
     }
     return -1;
 }

@@ -4,7 +4,8 @@
 # open, a plain request is answered meanwhile, and afterwards every tunnel
 # still carries bytes both ways; a tunnel resumes when the backend speaks
 # first; the idle limit still closes a silent one; half-close from either
-# side; a clean close reaches the backend.
+# side; a clean close reaches the backend; a wss backend's bursts of TLS
+# records.
 #
 # The backend is one process multiplexing every connection (not a process
 # per tunnel): it answers 101 and then, by path,
@@ -24,6 +25,8 @@ use IO::Socket::INET ();
 use POSIX ();
 use Socket qw(SHUT_WR);
 use Time::HiRes qw(time sleep);
+use RevProxyTLS qw(tls_backend stop_tls_backend);
+use RevProxyWS qw(ws_echo_handler ws_connect ws_send ws_recv ws_eof);
 
 # 64 threads; the event MPM accepts up to 64 + 2 x idle threads (its
 # default AsyncRequestWorkerFactor) connections per child: 150 tunnels
@@ -241,6 +244,26 @@ sub eof_within {
     shutdown $s, SHUT_WR;
     is recorded('got--b1', 10), "late-from-client\n",
        '... and what the client sends afterwards still reaches the backend';
+}
+{
+    # wss: TLS records the backend sent in one burst are drained before the
+    # tunnel is parked (poll cannot see bytes OpenSSL already holds).
+    my ($tport, $tbe) = tls_backend(cert => 'localhost', lifetime => 30,
+                                    handler => ws_echo_handler(lifetime => 30));
+    my $ws = ws_connect("/wss/$tport/async", port => Apache::Test::vars('rp_tls_port'));
+    like $ws->{head}, qr{^HTTP/1\.1 101 }, 'wss: a tunnel to an HTTPS backend';
+    my $big = join '', map { chr($_ % 253) } 1 .. 512 * 1024;
+    ws_send($ws, $big, 'binary');
+    my ($got) = ws_recv($ws, 20);
+    ok defined $got && $got eq $big, '... 512 KiB echoed byte-exact over TLS';
+    sleep 1;
+    ws_send($ws, 'tick 3');
+    is_deeply [map { (ws_recv($ws, 5))[0] } 1 .. 3], ['tick 1', 'tick 2', 'tick 3'],
+        '... messages the backend sends into the idle tunnel, in order';
+    ws_send($ws, '', 'close');
+    is_deeply [ws_recv($ws, 5)], ['', 'close'], '... close answered';
+    ok ws_eof($ws, 5), '... and the connection ends';
+    stop_tls_backend($tbe);
 }
 {
     my $res = Apache::TestRequest::GET('/b/fallback/page.txt');

@@ -11,7 +11,7 @@
 # connections (2 s limit each) with every tunnel still open; then one
 # message through each tunnel, its echo counted.  Reported per front:
 # tunnels held, tunnels that echoed, GETs answered, median and max GET
-# latency, the child's RSS with the tunnels open.  Each front runs
+# latency, the peak RSS of the child (nginx: its worker) meanwhile.  Each front runs
 # BENCH_ROUNDS times; the table shows medians.
 #
 # httpd fronts get AsyncRequestWorkerFactor large enough for the event MPM
@@ -145,12 +145,13 @@ for round in $(seq 1 "$ROUNDS"); do
         cpid=$!
         peak=0
         while kill -0 "$cpid" 2>/dev/null; do
-            [ "$f" = nginx ] || { r=$(child_rss_kb "${FRONT_PID[$f]}"); [ "$r" -le "$peak" ] || peak=$r; }
+            r=$(child_rss_kb "${FRONT_PID[$f]}")
+            [ "$r" -le "$peak" ] || peak=$r
             sleep 0.5
         done
         wait "$cpid" || true
         out=$(cat "$TMP/client.out")
-        rss=$([ "$f" = nginx ] && echo - || awk -v k="$peak" 'BEGIN {printf "%.1f", k / 1024}')
+        rss=$(awk -v k="$peak" 'BEGIN {printf "%.1f", k / 1024}')
         log "$f: $out"
         held=$(sed -n 's/.*held=\([0-9]*\).*/\1/p' <<<"$out")
         echoed=$(sed -n 's/.*echoed=\([0-9]*\).*/\1/p' <<<"$out")

@@ -438,15 +438,9 @@ static apr_status_t park(tunnel_t *t, int fresh)
     return APR_SUCCESS;
 }
 
-static apr_status_t close_conn(void *baton)
+static void close_conn(void *baton)
 {
     apr_pool_destroy(baton);
-    return APR_SUCCESS;
-}
-
-static void close_conn_cb(void *baton)
-{
-    close_conn(baton);
 }
 
 /* The end: the caller's accounting, the request finished (logged, its
@@ -467,10 +461,9 @@ static void finish(tunnel_t *t)
         c->cs->state = CONN_STATE_SUSPENDED;
     }
     ap_start_lingering_close(c);
-    if (ap_mpm_register_timed_callback(CLOSE_GRACE, close_conn_cb, c->pool)
+    if (ap_mpm_register_timed_callback(CLOSE_GRACE, close_conn, c->pool)
         != APR_SUCCESS) {
-        apr_pool_cleanup_register(apr_pool_parent_get(c->pool), c->pool,
-                                  close_conn, apr_pool_cleanup_null);
+        close_conn(c->pool);
     }
 }
 

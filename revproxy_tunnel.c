@@ -47,10 +47,18 @@
 
 #define TUNNEL_CHUNK 65536
 
+/* Reads of a side per turn: the sides take turns, so that a peer that
+ * echoes while it is sent to never waits on us reading it (its writes
+ * would stop its reads, and ours to it would block). */
+#define TUNNEL_READS 4
+
 /* How long a finished tunnel's connection pool outlives its end: the
  * MPM's thread that suspended it may still be returning from the
  * suspend_connection hook when another thread ends the tunnel. */
 #define CLOSE_GRACE apr_time_from_msec(250)
+
+/* Rounds a worker relays a tunnel that keeps moving before parking it. */
+#define BUSY_ROUNDS 16
 
 /* Longest sleep of the watcher without looking at the idle limits. */
 #define WATCH_TICK apr_time_from_sec(1)
@@ -117,8 +125,9 @@ static apr_status_t to_client(tunnel_t *t, const char *data, apr_size_t len)
 static apr_status_t pump_backend(tunnel_t *t, int *moved)
 {
     char buf[TUNNEL_CHUNK];
+    int reads = 0;
 
-    while (!t->backend_eof) {
+    while (!t->backend_eof && reads++ < TUNNEL_READS) {
         apr_size_t n = sizeof(buf);
         apr_status_t rv = revproxy_conn_read(t->be, buf, &n, 0);
         if (APR_STATUS_IS_EAGAIN(rv)) {
@@ -173,7 +182,9 @@ static apr_status_t write_brigade(tunnel_t *t, struct iovec *vec, int *nvec)
 /* Move what the client has ready to the backend. */
 static apr_status_t pump_client(tunnel_t *t, int *moved)
 {
-    while (!t->client_eof) {
+    int reads = 0;
+
+    while (!t->client_eof && reads++ < TUNNEL_READS) {
         struct iovec vec[64];
         int nvec = 64;
         apr_off_t len = 0;
@@ -472,7 +483,7 @@ static void tunnel_resume(void *baton)
 {
     tunnel_t *t = baton;
     apr_thread_t *self = ap_thread_current();
-    int moved = 0;
+    int moved = 0, busy = 0, rounds;
 
     if (self) {
         t->c->current_thread = self;
@@ -481,13 +492,35 @@ static void tunnel_resume(void *baton)
         t->rv = APR_TIMEUP;
         t->why = "idle limit reached";
     }
-    if (t->rv == APR_SUCCESS) {
-        t->rv = pump_both(t, &moved);
+    /* Rounds while bytes keep coming, so that a busy tunnel does not go
+     * through the watcher for every read; only a round that moved nothing
+     * proves both sides drained (filters and TLS records included), and
+     * only then may the tunnel wait for poll. */
+    for (rounds = 0; t->rv == APR_SUCCESS; rounds++) {
+        int again = 0;
+
+        t->rv = pump_both(t, &again);
+        if (!again || (t->client_eof && t->backend_eof)) {
+            break;
+        }
+        moved = 1;
+        if (rounds + 1 == BUSY_ROUNDS) {
+            busy = 1;
+            break;
+        }
     }
     if (t->rv == APR_SUCCESS && !(t->client_eof && t->backend_eof)) {
         if (watcher->stop) {
             t->rv = APR_EINTR;
             t->why = "the child is stopping";
+        }
+        else if (busy) {
+            /* Still moving, maybe with bytes poll cannot see (a turn
+             * ends before a side is drained): the worker is given up,
+             * not the turn. */
+            t->deadline = 0;
+            dispatch(t);
+            return;
         }
         else if ((t->rv = park(t, moved)) == APR_SUCCESS) {
             return;             /* t may be running elsewhere already */

@@ -216,6 +216,35 @@ sub eof_within {
     ok read_bytes($t[1], length $big, 20) eq $big,
        '1 MiB through a resumed tunnel, byte-exact';
 
+    # A peer that echoes while it is sent to: the proxy must take turns
+    # between the sides, or both ends wait on each other's full buffers.
+    my $total = 16 * 1024 * 1024;
+    my ($sent, $back, $same) = (0, 0, 1);
+    my $chunk = join '', map { chr($_ % 241) } 1 .. 65536;
+    my $s = $t[2];
+    $s->blocking(0);
+    my $deadline = time + 60;
+    while ($back < $total && time < $deadline) {
+        my ($r, $w) = IO::Select->select(IO::Select->new($s),
+                                         $sent < $total ? IO::Select->new($s) : undef,
+                                         undef, 1);
+        if ($w && @$w) {
+            my $off = $sent % 65536;
+            my $n = syswrite $s, $chunk, 65536 - $off, $off;
+            $sent += $n if $n;
+        }
+        if ($r && @$r) {
+            my $n = sysread $s, my $buf, 1 << 20;
+            last unless $n;
+            $same &&= $buf eq substr($chunk x (2 + length($buf) / 65536),
+                                     $back % 65536, length $buf);
+            $back += $n;
+        }
+    }
+    $s->blocking(1);
+    is $back, $total, '16 MiB echoed while still being sent (the sides take turns)';
+    ok $same, '... byte-exact';
+
     close $_ for grep { defined } @t;
     ok defined recorded("eof--many1", 10),
        'a client that closes: the backend sees EOF';

@@ -3,9 +3,10 @@
 /*
  * The byte tunnel behind an upgraded (101) connection, e.g. WebSocket.
  *
- * Moving bytes: each round drains what is readable on either side
- * (non-blocking) and writes it to the other side (blocking, bounded by the
- * send timeout).  The client is read and written through its connection
+ * Moving bytes: the sides take turns; a turn reads what is readable on
+ * one side (non-blocking, up to TUNNEL_READS reads) and writes it to the
+ * other (blocking, bounded by the send timeout).  A round in which
+ * neither side moved a byte proves both drained.  The client is read and written through its connection
  * filters, so a TLS client (mod_ssl) works unchanged; the backend through
  * revproxy_conn, so a TLS backend does too.  A side that reaches EOF is
  * half-closed towards the other; the tunnel ends when both have, or when

@@ -30,6 +30,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "mpm_common.h"
 #include "apr_optional_hooks.h"
 #include "mod_status.h"
 
@@ -556,24 +557,21 @@ static int wants_upgrade(request_rec *r, const revproxy_rule *rule)
 
 /* 101 from the backend: the client gets it, then both connections carry
  * raw bytes until either side is done or the rule's timeout passes idle. */
-static void run_tunnel(request_rec *r, const revproxy_rule *rule,
-                       revproxy_exchange *x)
+static void open_tunnel(request_rec *r)
 {
-    const revproxy_response *resp;
     conn_rec *c = r->connection;
-    const char *why;
-    apr_off_t in = 0, out = 0;
-    apr_status_t rv;
 
     ap_send_interim_response(r, 1);
     /* Nothing of HTTP applies to this connection any more. */
     r->output_filters = r->proto_output_filters = c->output_filters;
     r->input_filters = r->proto_input_filters = c->input_filters;
     c->keepalive = AP_CONN_CLOSE;
-    resp = revproxy_client_response(x->client);
-    rv = revproxy_tunnel_run(r, revproxy_client_conn(x->client),
-                             resp->pending, resp->npending, x->lim.timeout,
-                             x->lim.send_timeout, &in, &out, &why);
+}
+
+static void tunnel_ended(request_rec *r, const revproxy_rule *rule,
+                         revproxy_exchange *x, apr_status_t rv,
+                         const char *why, apr_off_t in, apr_off_t out)
+{
     x->bytes_in += in;
     x->bytes_out += out;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RVPLOGNO(0007)
@@ -581,6 +579,22 @@ static void run_tunnel(request_rec *r, const revproxy_rule *rule,
                   " bytes to the client, %" APR_OFF_T_FMT " to the backend",
                   revproxy_x_backend(x), rule->directive,
                   rule->pattern, why, in, out);
+}
+
+static void run_tunnel(request_rec *r, const revproxy_rule *rule,
+                       revproxy_exchange *x)
+{
+    const revproxy_response *resp;
+    const char *why;
+    apr_off_t in = 0, out = 0;
+    apr_status_t rv;
+
+    open_tunnel(r);
+    resp = revproxy_client_response(x->client);
+    rv = revproxy_tunnel_run(r, revproxy_client_conn(x->client),
+                             resp->pending, resp->npending, x->lim.timeout,
+                             x->lim.send_timeout, &in, &out, &why);
+    tunnel_ended(r, rule, x, rv, why, in, out);
 }
 
 static void log_failure(request_rec *r, const revproxy_rule *rule,
@@ -630,6 +644,44 @@ static void count_request(const revproxy_rule *rule,
                             x->bytes_out, m ? x->bytes_in - chosen->in0 : 0,
                             m ? x->bytes_out - chosen->out0 : 0);
 }
+
+/* An idle tunnel without a thread (event MPM): what Step Six needs
+ * outlives the handler's frame, in r->pool. */
+typedef struct {
+    const revproxy_rule *rule;
+    revproxy_pick chosen;
+    revproxy_exchange x;
+} parked_tunnel;
+
+static void parked_tunnel_ended(request_rec *r, void *baton,
+                                apr_status_t rv, const char *why,
+                                apr_off_t in, apr_off_t out)
+{
+    parked_tunnel *pt = baton;
+
+    tunnel_ended(r, pt->rule, &pt->x, rv, why, in, out);
+    revproxy_x_finish(&pt->x);
+    count_request(pt->rule, &pt->chosen, &pt->x, OK);
+}
+
+static int start_parked_tunnel(request_rec *r, const revproxy_rule *rule,
+                               const revproxy_pick *chosen,
+                               const revproxy_exchange *x)
+{
+    parked_tunnel *pt = apr_pcalloc(r->pool, sizeof(*pt));
+    const revproxy_response *resp;
+
+    pt->rule = rule;
+    pt->chosen = *chosen;
+    pt->x = *x;
+    open_tunnel(r);
+    resp = revproxy_client_response(pt->x.client);
+    return revproxy_tunnel_start(r, revproxy_client_conn(pt->x.client),
+                                 resp->pending, resp->npending,
+                                 pt->x.lim.timeout, pt->x.lim.send_timeout,
+                                 parked_tunnel_ended, pt);
+}
+
 
 /* The steps of a proxied request, for the handler and for another
  * module's revproxy_invoke: returns OK, or the status for the client. */
@@ -708,6 +760,11 @@ static int proxy_request(request_rec *r, const revproxy_req *rq)
     set_response_head(r, &x);
 
     /* Step Five: the body, streamed (or the tunnel of an upgrade). */
+    if (x.status == HTTP_SWITCHING_PROTOCOLS
+        && revproxy_tunnel_can_park(r)) {
+        /* Step Six when the tunnel ends, on whichever thread. */
+        return start_parked_tunnel(r, rule, &chosen, &x);
+    }
     if (x.status == HTTP_SWITCHING_PROTOCOLS) {
         run_tunnel(r, rule, &x);
     }
@@ -2271,6 +2328,11 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(revproxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(revproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_status(revproxy_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Idle upgraded tunnels without a thread (event MPM). */
+    ap_hook_child_init(revproxy_tunnel_child_init, NULL, NULL,
+                       APR_HOOK_MIDDLE);
+    ap_hook_suspend_connection(revproxy_tunnel_suspended, NULL, NULL,
+                               APR_HOOK_MIDDLE);
     /* Last: after this child's connection pool and scoreboard row
      * (revproxy_child_init) are in place. */
     ap_hook_child_init(revproxy_backend_child_init, NULL, NULL,

@@ -17,8 +17,9 @@ PKGS_test="@build apache2 perl libapache2-mod-perl2 libwww-perl libio-socket-ssl
 # SANITIZE=1 uses gcc's ASan/UBSan runtimes (libasan8, libubsan1 come with gcc).
 PKGS_sanitize="@test"
 PKGS_fuzz="@build clang libclang-rt-14-dev"
-# bench/run.sh: nginx (backend and a front), wrk; bench/profile.sh: valgrind, strace.
-PKGS_bench="@test nginx wrk valgrind strace"
+# bench/run.sh: nginx (backend and a front), wrk; bench/profile.sh: valgrind, strace;
+# bench/tunnels.sh, upload.sh: python3 (their asyncio backends and client).
+PKGS_bench="@test nginx wrk valgrind strace python3"
 PKGS_demo="@build apache2 curl"
 # build/deb.sh (make deb, t/revproxy/95_package.t): dpkg-buildpackage.
 # dh_apache2 comes with apache2-dev (@build): dh-apache2 is a virtual

@@ -36,6 +36,14 @@ sub through {
 }
 
 {
+    # The captures of the rule stay its own while the expression runs a
+    # sub-request whose rule walk matches other ones.
+    my ($status, $uri) = through('/u/PORT/x');
+    is $status, 200, 'expr= with a sub-request lookup (-U): 200';
+    is $uri, '/sub/x', '... the destination made from the rule\'s own captures';
+}
+
+{
     my ($status, $uri) = through('/c/PORT/x', Cookie => 'a=b; canary=1');
     is $status, 200, 'canary cookie: 200';
     is $uri, '/canary/x', '... the condition holds: the first rule';

@@ -112,4 +112,22 @@ sub get_with {
 $h->stop;
 is $h->crash_report, '', 'no child crashed, no sanitizer report';
 
+# A client on https (as httpd sees it: here a ServerName with the https
+# scheme, as behind a TLS-terminating balancer; mod_ssl sets the same):
+# the inserted cookie is Secure.
+{
+    my $hs = instance(mpm => 'event', servers => 1, conf => [
+        'ServerName https://sticky.test',
+        'RevProxyBackend s sticky=JSESSIONID stickyinsert',
+        'RevProxyMember s ' . url('a') . ' route=alpha',
+        qq{RevProxyPass "^/s/(.*)\$" "backend://s/\$1"},
+    ]);
+    my $r = $hs->get('/s/secure');
+    is $r->{status}, 200, 'https: 200';
+    is $r->{header}{'set-cookie'}, 'JSESSIONID=alpha; Path=/; HttpOnly; Secure',
+        '... and the inserted cookie is Secure';
+    $hs->stop;
+    is $hs->crash_report, '', 'no child crashed, no sanitizer report';
+}
+
 done_testing();

@@ -146,10 +146,16 @@ const char *revproxy_regex_prefix(apr_pool_t *p, const char *pattern,
     }
     buf = apr_palloc(p, strlen(pattern));
     for (s = pattern + 1; (adv = literal_at(s, &c)) > 0; s += adv) {
+        const char *after = s + adv;
+
         /* A quantified literal may be absent or repeated: stop before
-         * it ("{" even when it would be a literal brace). */
-        if (s[adv] == '?' || s[adv] == '*' || s[adv] == '+'
-            || s[adv] == '{') {
+         * it ("{" even when it would be a literal brace).  \E is nothing
+         * outside \Q: in "b\E?" the '?' is b's. */
+        while (after[0] == '\\' && after[1] == 'E') {
+            after += 2;
+        }
+        if (*after == '?' || *after == '*' || *after == '+'
+            || *after == '{') {
             break;
         }
         buf[n++] = c;

@@ -44,6 +44,11 @@ static void test_prefix(void)
     prefix_is("^/a\\.b/c", "/a.b/c");
     prefix_is("^/a\\/b", "/a/b");
     prefix_is("^/ab?", "/a");
+    prefix_is("^/ab\\E?", "/a");
+    prefix_is("^/ab\\E+", "/a");
+    prefix_is("^/a\\.\\E*", "/a");
+    prefix_is("^/ab\\E\\E{0}x", "/a");
+    prefix_is("^/api\\d+/", "/api");
     prefix_is("^/ab*c", "/a");
     prefix_is("^/ab+c", "/a");
     prefix_is("^/ab{2}", "/a");

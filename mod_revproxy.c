@@ -190,15 +190,8 @@ static int revproxy_translate(request_rec *r)
                           strlen(subject));
             continue;
         }
-        if (rule->expr) {
-            /* The captures live in this thread's match data until its
-             * next match, and an expression may run a sub-request (-U,
-             * -F) whose own rule walk matches: keep a copy. */
-            ov = apr_pmemdup(r->pool, ov, 2 * (apr_size_t)(rule->re->ngroups
-                                                          + 1) * sizeof(*ov));
-            if (!condition_true(rule, r)) {
-                continue;
-            }
+        if (!condition_true(rule, r)) {
+            continue;
         }
         if (rule->dest == NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "%s \"%s\" at %s "

@@ -202,7 +202,12 @@ int revproxy_regex_match(const revproxy_regex *re, const char *subject,
     if (rc < 0) {
         return rc;
     }
-    *ovector = pcre2_get_ovector_pointer(md);
+    /* The match data is the thread's and the next match overwrites it
+     * (an ap_expr condition may run a sub-request, whose rule walk
+     * matches on this thread): the caller gets its own copy. */
+    *ovector = apr_pmemdup(p, pcre2_get_ovector_pointer(md),
+                           2 * ((apr_size_t)re->ngroups + 1)
+                           * sizeof(PCRE2_SIZE));
     return 1;
 }
 

@@ -45,10 +45,11 @@ apr_status_t revproxy_regex_child_init(apr_pool_t *pchild);
 
 /* Match subject[0..len).  On a match returns 1 and sets *ovector to
  * (1 + ngroups) pairs of offsets (PCRE2_UNSET for groups that did not
- * take part), valid until the thread's next match; 0 when there is no
- * match; a negative PCRE2 error code when matching stopped (a limit hit,
- * no memory): count it as no match.  p is used only before
- * revproxy_regex_child_init (unit tests, fuzzers). */
+ * take part), a copy in p; 0 when there is no match; a negative PCRE2
+ * error code when matching stopped (a limit hit, no memory): count it as
+ * no match.  The match data itself is the thread's (after
+ * revproxy_regex_child_init; before it, unit tests and fuzzers, one from
+ * p per match). */
 int revproxy_regex_match(const revproxy_regex *re, const char *subject,
                          apr_size_t len, apr_pool_t *p,
                          const PCRE2_SIZE **ovector);

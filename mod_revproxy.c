@@ -1364,30 +1364,15 @@ static const char *parse_methods(cmd_parms *cmd, revproxy_rule *rule,
     return NULL;
 }
 
-/* reverse: the literal prefix of a RevProxyPass regex, the characters
- * after a leading '^' up to the first metacharacter ("\\." and the like
- * are literal; a character a quantifier applies to is not part of it). */
-static const char *regex_prefix(apr_pool_t *p, const char *re)
+/* reverse: the literal prefix of a RevProxyPass regex (the one the rule
+ * index uses: after a leading '^' up to the first metacharacter, a
+ * quantified character left out), "" when it has none. */
+static const char *client_prefix(apr_pool_t *p, const char *pattern)
 {
-    char *out = apr_palloc(p, strlen(re) + 1), *o = out;
+    apr_size_t len;
+    const char *prefix = revproxy_regex_prefix(p, pattern, &len);
 
-    if (*re++ != '^') {
-        return "";
-    }
-    while (*re) {
-        if (re[0] == '\\' && re[1] && apr_ispunct(re[1])) {
-            re++;
-        }
-        else if (strchr("\\.^$|?*+()[]{}", *re)) {
-            if (o > out && strchr("?*+{", *re)) {
-                o--;
-            }
-            break;
-        }
-        *o++ = *re++;
-    }
-    *o = '\0';
-    return out;
+    return prefix ? prefix : "";
 }
 
 static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
@@ -1410,7 +1395,7 @@ static const char *parse_option(cmd_parms *cmd, revproxy_rule *rule,
     else if (!eq && IS("reverse")) {
         rule->reverse = 1;
         rule->client_prefix = rule->fullurl ? ""
-                              : regex_prefix(cmd->pool, rule->pattern);
+                              : client_prefix(cmd->pool, rule->pattern);
     }
     else if (eq && IS("expr")) {
         const char *err = NULL;

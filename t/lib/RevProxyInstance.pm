@@ -145,6 +145,7 @@ sub serve_member {
 package RevProxyInstance::Member;
 
 sub port { $_[0]{port} }
+sub url { 'http://127.0.0.1:' . $_[0]{port} }
 
 # The requests it received so far: ("METHOD URI", ...).
 sub requests {
@@ -152,6 +153,12 @@ sub requests {
     open my $fh, '<', "$m->{dir}/$m->{name}.log" or return ();
     chomp(my @l = <$fh>);
     return @l;
+}
+
+# How many GETs for a URI starting with $prefix it received.
+sub hits {
+    my ($m, $prefix) = @_;
+    return scalar grep { index($_, "GET $prefix") == 0 } $m->requests;
 }
 
 sub sick {

@@ -15,7 +15,7 @@ alarm 150;
 
 my $dir = File::Temp::tempdir('rvp-53e-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my %m = map { $_ => member(name => $_, dir => $dir, lifetime => 140) } qw(a e);
-sub url { return 'http://127.0.0.1:' . $m{$_[0]}->port }
+sub url { return $m{$_[0]}->url }
 sub count {
     my ($line, $name) = @_;
     return scalar grep { $_ eq $line } $m{$name}->requests;

@@ -32,7 +32,7 @@ sub members {
         $m{$_} //= member(name => $_, dir => $dir, lifetime => 120);
     } @_;
 }
-sub url { return 'http://127.0.0.1:' . $m{$_[0]}->port }
+sub url { return $m{$_[0]}->url }
 
 # How many times each of @names logged "GET $uri".
 sub hits {

@@ -22,15 +22,12 @@ my %m;
 sub members {
     return map { $m{$_} //= member(name => $_, dir => $dir, lifetime => 120) } @_;
 }
-sub url { return 'http://127.0.0.1:' . $m{$_[0]}->port }
+sub url { return $m{$_[0]}->url }
 
 # How many requests for a URI starting with $prefix each of @names got.
 sub hits {
     my ($prefix, @names) = @_;
-    return map {
-        my $n = $_;
-        scalar grep { index($_, "GET $prefix") == 0 } $m{$n}->requests
-    } @names;
+    return map { $m{$_}->hits($prefix) } @names;
 }
 
 members(qw(w1 w2 w3 l1 l2 l3 p1 s1 s2 d1 d2 d3 f1 f2 f3 t1 t2 t3));

@@ -20,13 +20,10 @@ my %m;
 sub members {
     return map { $m{$_} //= member(name => $_, dir => $dir, lifetime => 100) } @_;
 }
-sub url { return 'http://127.0.0.1:' . $m{$_[0]}->port }
+sub url { return $m{$_[0]}->url }
 sub hits {
     my ($prefix, @names) = @_;
-    return map {
-        my $n = $_;
-        scalar grep { index($_, "GET $prefix") == 0 } $m{$n}->requests
-    } @names;
+    return map { $m{$_}->hits($prefix) } @names;
 }
 
 members(qw(a b c x y z));

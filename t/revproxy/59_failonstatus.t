@@ -21,7 +21,7 @@ my %m;
 sub members {
     return map { $m{$_} //= member(name => $_, dir => $dir, lifetime => 100) } @_;
 }
-sub url { return 'http://127.0.0.1:' . $m{$_[0]}->port }
+sub url { return $m{$_[0]}->url }
 sub count {
     my ($line, @names) = @_;
     return map { my $n = $_; scalar grep { $_ eq $line } $m{$n}->requests } @names;
